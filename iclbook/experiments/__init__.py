@@ -1,0 +1,97 @@
+"""The paper's experiments (Figures 2(a), 3, 4), shared by the book's chapters and ``python -m iclbook reproduce``.
+
+Each figure lives in its own module ``iclbook.experiments.<name>`` with
+
+- ``run(*, seed=0, quick=False, progress=False) -> dict``: the numbers behind the figure (JSON-serialisable:
+  lists, floats, ints, strings), computed by the package; runs return data and never draw;
+- ``plot(data, fig=None) -> matplotlib.figure.Figure``: draws ``data`` and nothing else.
+
+A chapter and the command line call the same two functions, so they cannot disagree.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+FIGURES = ("fig2a", "fig3", "fig4")
+
+__all__ = ["FIGURES", "load", "prepare_out_dir", "reproduce", "write_atomic", "save_json", "load_json"]
+
+
+def load(name: str):
+    """The module of figure ``name`` (one of :data:`FIGURES`)."""
+    if name not in FIGURES:
+        raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {name!r}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def prepare_out_dir(out) -> Path:
+    """Create ``out`` if needed and check that it is writable, before any work is done (ValueError if not)."""
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {str(out)!r} cannot be created: {e.strerror}") from None
+    if not p.is_dir():
+        raise ValueError(f"--out {str(out)!r} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"--out {str(out)!r} is not writable: {e.strerror}") from None
+    return p
+
+
+def write_atomic(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so an interrupted
+    run never leaves a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def save_json(path, data: dict) -> Path:
+    """Save ``data`` as JSON, atomically."""
+    return write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def load_json(path) -> dict:
+    """Load a JSON file written by :func:`save_json`; a truncated or corrupted file gives a clear ValueError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a valid JSON results file (truncated or corrupted?): {e}") from None
+
+
+def reproduce(name: str, out, *, seed: int = 0, quick: bool = False, progress: bool = False) -> list[Path]:
+    """Run figure ``name``, then write ``<name>.json``, ``<name>.png`` and ``<name>.svg`` into ``out`` atomically."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    mod = load(name)
+    out = prepare_out_dir(out)
+    data = mod.run(seed=seed, quick=quick, progress=progress)
+    fig = mod.plot(data)
+    paths = [save_json(out / f"{name}.json", data)]
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=150 if ext == "png" else None, bbox_inches="tight")
+        paths.append(write_atomic(out / f"{name}.{ext}", buf.getvalue()))
+    return paths

@@ -1,0 +1,85 @@
+"""Assumption 2 / Proposition 1 (ζ₀), Theorem 1 (GD under the bound), the Adam protocol and divergence."""
+import warnings
+
+import numpy as np
+import pytest
+
+import iclbook as ic
+
+
+def test_zeta0_positive_iff_H_at_least_N(small):
+    """Proposition 1: H ≥ N and Gaussian Q(0) give ζ₀ > 0 (many seeds); H < N gives rank deficiency."""
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        Q, _ = ic.init_params(small, 8, rng=rng)
+        assert ic.zeta(small, Q) > 1e-8
+        Qs, _ = ic.init_params(small, small.N - 1, rng=rng)
+        assert ic.zeta(small, Qs) == 0.0
+        # and the rank deficiency is real: λ_min computed by SVD of B_k B_kᵀ is at rounding level
+        B = ic.B_matrices(small, Qs)
+        assert np.min(np.linalg.svd(B @ B.transpose(0, 2, 1), compute_uv=False)[:, -1]) < 1e-12
+
+
+def test_zeta_agrees_with_svd(small):
+    rng = np.random.default_rng(1)
+    Q, _ = ic.init_params(small, 6, rng=rng)
+    B = ic.B_matrices(small, Q)
+    sv = np.linalg.svd(B, compute_uv=False)[:, small.N - 1] ** 2
+    assert ic.zeta(small, Q) == pytest.approx(sv.min(), rel=1e-8)
+
+
+@pytest.mark.parametrize("H", [8, 12])
+def test_gd_stays_under_theorem1_bound_and_converges(small, H):
+    h = ic.train(small, H, steps=3000, seed=0)
+    bound = ic.theorem1_bound(h.step, h.eta_w, h.zeta0, h.delta0)
+    assert np.all(h.gap <= bound * (1 + 1e-9))
+    assert h.gap[-1] < 1e-3 * h.gap[0]                 # orders of magnitude
+    assert not h.diverged
+    assert h.delta0 == pytest.approx(h.gap[0], rel=1e-10)
+    # the induction hypotheses (43a–c) along the trajectory
+    assert np.all(h.zeta >= h.zeta0 / 2)
+    assert np.all(np.diff(h.gap) <= 1e-12 * h.gap[0])  # GD with η ≤ 1/L never increases the loss here
+
+
+def test_H_below_N_warns_and_stalls(small):
+    with pytest.warns(UserWarning, match="Assumption 2"):
+        h = ic.train(small, small.N - 1, steps=2000, seed=0)
+    assert h.zeta0 == 0.0
+    assert h.gap[-1] > 0.01 * h.gap[0]
+
+
+def test_adam_protocol_reduces_loss_and_is_deterministic():
+    p = ic.make_problem(40, 6, 8, 4, 0.1, seed=1)
+    h1 = ic.train(p, 10, steps=300, method="adam", seed=3, lr=1e-2, batch=32, n_train=500)
+    h2 = ic.train(p, 10, steps=300, method="adam", seed=3, lr=1e-2, batch=32, n_train=500)
+    assert h1.gap[-1] < 0.5 * h1.gap[0]
+    np.testing.assert_array_equal(h1.loss, h2.loss)
+    np.testing.assert_array_equal(h1.Q, h2.Q)
+    assert np.all(np.isfinite(h1.train_loss[1:]))
+
+
+def test_divergence_is_detected_and_reported(small):
+    with pytest.warns(ic.TrainingDiverged, match="step size"):
+        h = ic.train(small, 8, steps=200, eta_Q=1.0, seed=0)
+    assert h.diverged and "diverged" in h.message
+    assert np.all(np.isfinite(h.Q)) and np.all(np.isfinite(h.w)) and np.all(np.isfinite(h.loss))
+    with pytest.warns(ic.TrainingDiverged, match="learning rate"):
+        h = ic.train(small, 8, steps=200, method="adam", lr=1e3, seed=0, n_train=100, batch=10)
+    assert h.diverged and np.all(np.isfinite(h.Q))
+
+
+def test_callback_extras(small):
+    h = ic.train(small, 8, steps=20, record_every=5, seed=0,
+                 callback=lambda t, Q, w: {"t2": 2 * t})
+    np.testing.assert_array_equal(h.extras["t2"], 2 * h.step)
+    np.testing.assert_array_equal(h.step, [0, 5, 10, 15, 20])
+
+
+def test_step_sizes(small):
+    rng = np.random.default_rng(0)
+    Q, _ = ic.init_params(small, 8, rng=rng)
+    eQ, ew, g = ic.default_step_sizes(small, Q)
+    assert ew == pytest.approx(g**2 * eQ)
+    assert ew == pytest.approx(0.9 / ic.w_smoothness(small, Q))
+    eQ2, ew2, g2 = ic.default_step_sizes(small, Q, eta_Q=1e-5, gamma=10)
+    assert (eQ2, ew2, g2) == (1e-5, pytest.approx(1e-3), 10.0)
