@@ -55,6 +55,20 @@ def head_scores(problem: Problem, Q: np.ndarray) -> np.ndarray:
     return (P.reshape(H * N, d) @ problem.V).reshape(H, N, K)            # one GEMM for all heads
 
 
+def _checked_scores(problem: Problem, Q: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        D = head_scores(problem, Q)
+    if not np.all(np.isfinite(D)):
+        raise ValueError("Q: entries are so large that the attention scores V_Nᵀ Q_h v_k overflow float64")
+    return D
+
+
+def _finite(x, what: str):
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} overflows float64: the entries of w (or y) are too large")
+    return x
+
+
 def softmax_weights(problem: Problem, Q) -> np.ndarray:
     """S[h, :, k] = s^h_k = softmax(V_Nᵀ Q_h v_k) ∈ R^N, shape (H, N, K) (eq. 13).
 
@@ -62,7 +76,7 @@ def softmax_weights(problem: Problem, Q) -> np.ndarray:
     cannot overflow.
     """
     Q = check_params(problem, Q)
-    return _softmax(head_scores(problem, Q))
+    return _softmax(_checked_scores(problem, Q))
 
 
 def _softmax(D: np.ndarray) -> np.ndarray:
@@ -80,7 +94,8 @@ def _ahat(S: np.ndarray, w: np.ndarray) -> np.ndarray:
 def attention_weights(problem: Problem, Q, w) -> np.ndarray:
     """Â(θ) of shape (N, K): column k is â_k = Σ_h w_{h,k} softmax(V_Nᵀ Q_h v_k) (eqs. 8, 35)."""
     Q, w = check_params(problem, Q, w)
-    return _ahat(_softmax(head_scores(problem, Q)), w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite(_ahat(_softmax(_checked_scores(problem, Q)), w), "Â(θ)")
 
 
 def prompt_labels(problem: Problem, y, name: str = "y") -> tuple[np.ndarray, bool]:
@@ -107,7 +122,8 @@ def predict(problem: Problem, Q, w, y) -> np.ndarray:
     are accepted too: only the first N, the prompt, are read.
     """
     yP, one = prompt_labels(problem, y)
-    out = yP @ attention_weights(problem, Q, w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _finite(yP @ attention_weights(problem, Q, w), "the prediction ŷ")
     return out[0] if one else out
 
 
@@ -162,7 +178,11 @@ def population_loss_and_grad(problem: Problem, Q, w):
     L(θ) = ½ ‖Z̄(Â(θ) − A)‖_F² + L⋆ and ∂L/∂Â = Z̄²(Â − A).
     """
     Q, w = check_params(problem, Q, w)
-    return _population(problem, Q, w)
+    _checked_scores(problem, Q)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, gQ, gw = _population(problem, Q, w)
+    _finite(loss, "the loss")
+    return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
 
 
 def population_loss(problem: Problem, Q, w) -> float:
@@ -171,8 +191,9 @@ def population_loss(problem: Problem, Q, w) -> float:
     L(θ) = ½ Σ_k ‖Z̄(â_k(θ) − a_k)‖² + L⋆, with A from eq. (34) and L⋆ = ½ Σ_{k>N} c'_k.
     """
     Q, w = check_params(problem, Q, w)
-    delta = _ahat(_softmax(head_scores(problem, Q)), w) - problem.A
-    return 0.5 * float(np.sum(delta * (problem.Zbar2 @ delta))) + problem.L_star
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = _ahat(_softmax(_checked_scores(problem, Q)), w) - problem.A
+        return _finite(0.5 * float(np.sum(delta * (problem.Zbar2 @ delta))) + problem.L_star, "the loss")
 
 
 def population_grad(problem: Problem, Q, w):
@@ -197,7 +218,11 @@ def empirical_loss_and_grad(problem: Problem, Q, w, y):
         raise ValueError(f"y must have shape (n, K) with K = {problem.K} (all labels of n prompts), got {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinite entries")
-    return _empirical(problem, Q, w, y)
+    _checked_scores(problem, Q)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, gQ, gw = _empirical(problem, Q, w, y)
+    _finite(loss, "the loss")
+    return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
 
 
 def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0, lam_std=1.0):

@@ -15,6 +15,8 @@ import numpy as np
 __all__ = ["Problem", "make_problem", "fourier_features"]
 
 _UNIT_TOL = 1e-8
+_MAX_ENTRY = 1e100      # larger entries overflow when squared and summed
+_COND_MAX_INV = 1e-12   # Z̄² with a larger condition number is treated as singular
 
 
 def _as_matrix(x, name: str) -> np.ndarray:
@@ -28,6 +30,8 @@ def _as_matrix(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} must not be empty, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or infinite entries")
+    if np.max(np.abs(a)) > _MAX_ENTRY:
+        raise ValueError(f"{name} has entries above {_MAX_ENTRY:.0e} in absolute value: Z̄² and the scores would overflow")
     a.setflags(write=False)
     return a
 
@@ -106,6 +110,13 @@ class Problem:
                     "V: the prompt tokens v_1..v_N violate Assumption 3: no coordinate takes pairwise-distinct "
                     "values on them (are two prompt tokens equal?)"
                 )
+        Z = Zt[:, :N]
+        ev = np.linalg.eigvalsh(Z.T @ Z + Zt.shape[0] * tau * np.eye(N))
+        if not (np.all(np.isfinite(ev)) and ev[0] > _COND_MAX_INV * ev[-1]):
+            raise ValueError(
+                f"tau = {tau:.3g} is too small for these features: Z̄² = ZᵀZ + mτI is numerically singular "
+                f"(condition number > {1 / _COND_MAX_INV:.0e}; eq. 12 needs it invertible). Increase tau or rescale Zt"
+            )
         object.__setattr__(self, "V", V)
         object.__setattr__(self, "Zt", Zt)
         object.__setattr__(self, "N", N)
@@ -174,12 +185,21 @@ class Problem:
 
     @cached_property
     def c(self) -> np.ndarray:
-        """Per-token constants of Lemma 5: c_k = 0 for k ≤ N, c'_k = ‖z_k‖² + mτ − a_kᵀ Z̄² a_k for k > N."""
-        N = self.N
+        """Per-token constants of Lemma 5: c_k = 0 for k ≤ N and, for k > N,
+
+        c'_k = ‖z_k‖² + mτ − a_kᵀ Z̄² a_k = mτ + z_kᵀ (I − Z Z̄⁻² Zᵀ) z_k.
+
+        Computed without cancellation from the thin SVD Z = U diag(s) Wᵀ:
+        z_kᵀ(I − Z Z̄⁻² Zᵀ)z_k = ‖z_k − UUᵀz_k‖² + Σ_i mτ/(s_i² + mτ) (u_iᵀ z_k)², so c'_k ≥ mτ > 0
+        holds in floating point too.
+        """
+        N, mt = self.N, self.m * self.tau
         out = np.zeros(self.K)
         ZQ = self.Zt[:, N:]
-        AQ = self.A[:, N:]
-        out[N:] = np.sum(ZQ * ZQ, axis=0) + self.m * self.tau - np.sum(AQ * (self.Zbar2 @ AQ), axis=0)
+        U, sv, _ = np.linalg.svd(self.Z, full_matrices=False)
+        P = U.T @ ZQ                                                      # (r, K−N) coordinates u_iᵀ z_k
+        perp = ZQ - U @ P
+        out[N:] = mt + np.sum(perp * perp, axis=0) + np.sum((mt / (sv**2 + mt))[:, None] * P * P, axis=0)
         return _ro(out)
 
     @cached_property
