@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+MATHJAX := .cache/npm/node_modules/mathjax/es5
+
 .PHONY: install book test clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -18,10 +20,17 @@ book: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Unit tests, every chapter under strict nbval (stored outputs compared), then the clean -W book build.
-test: $(STAMP)
+# MathJax 3 from the npm registry, for the offline build the browser test reads (the published site uses the CDN).
+$(MATHJAX)/tex-chtml.js:
+	npm install --no-save --no-audit --no-fund --prefix .cache/npm mathjax@3.2.2
+
+# Unit tests and every chapter under strict nbval (stored outputs compared); then the clean -W build with a
+# local MathJax; then the browser test of every page in headless Chromium (skipped, with a message, if absent).
+test: $(STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest
-	$(MAKE) --no-print-directory book
+	rm -rf _build
+	ICLBOOK_MATHJAX_DIR=$(CURDIR)/$(MATHJAX) $(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python -m pytest tests/browser
 
 clean:
 	rm -rf _build .pytest_cache

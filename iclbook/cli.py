@@ -5,6 +5,7 @@ Every bad argument gives a one-line error on stderr and exit code 2, never a tra
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 
@@ -118,8 +119,14 @@ def _cmd_reproduce(a) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so temporary files are removed and no half-written output is left
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if a.command == "train":
             return _cmd_train(a)

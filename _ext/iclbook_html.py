@@ -1,0 +1,54 @@
+"""Small fixes to the HTML site, made in one local Sphinx extension.
+
+1. Serve MathJax from a local copy when ICLBOOK_MATHJAX_DIR is set (the offline build of the browser test).
+
+The published book loads MathJax 3 from its CDN (Sphinx's default). For a browser with no network, build
+with ICLBOOK_MATHJAX_DIR pointing at the ``es5`` folder of the npm package ``mathjax@3`` (``make test`` installs
+it under .cache/npm): the folder is copied into the site as ``_static/mathjax/`` and every page loads
+``_static/mathjax/tex-chtml.js``. It is a separate static folder, not ``_static/``, because Jupyter Book
+injects every script found in the source ``_static/`` folder into every page.
+
+2. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
+"Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
+"""
+import os
+import shutil
+from pathlib import Path
+
+
+def _copy(app, exc):
+    src = os.environ.get("ICLBOOK_MATHJAX_DIR")
+    if exc is None and src and app.builder.format == "html":
+        dst = Path(app.outdir) / "_static" / "mathjax"
+        if not dst.exists():
+            shutil.copytree(src, dst)
+
+
+def _configure(app, config):
+    src = os.environ.get("ICLBOOK_MATHJAX_DIR")
+    if not src:
+        return
+    if not (Path(src) / "tex-chtml.js").is_file():
+        raise RuntimeError(f"ICLBOOK_MATHJAX_DIR={src!r} has no tex-chtml.js (expected mathjax@3's es5 folder)")
+    config.mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    seen, kept = set(), []
+    for js in context.get("script_files", []):
+        # the same inline script is registered once with filename None and once with ""
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(js)
+    # in place: Sphinx's MathJax handler appends to this same list later in the event
+    context["script_files"][:] = kept
+
+
+def setup(app):
+    app.connect("config-inited", _configure)
+    app.connect("html-page-context", _dedupe_scripts, priority=100)  # early: a later handler may end the event
+    app.connect("build-finished", _copy)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
