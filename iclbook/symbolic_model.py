@@ -1,0 +1,185 @@
+"""The model and the ridge problems at small *symbolic* sizes, with sympy (book Part I, chapters 2–3).
+
+Every object here is an exact sympy expression, so that a chapter can show a derivation step by step and
+check it with ``sp.simplify(lhs - rhs) == 0``. Nothing in the numeric package depends on this module
+(``import iclbook.symbolic_model`` needs sympy; ``import iclbook`` does not).
+
+Contents, with the paper's numbers (Yang, Huang, Liang, Chi 2024):
+
+- :func:`model_symbols` — symbols for tokens v_k, prompt labels y, key–query matrices Q_h and output
+  weights w_h at sizes (d, N, K, H) (§2);
+- :func:`embedding` — E_P = [V_N; yᵀ] (eq. 2) and E = [V; (y, 0)ᵀ] (eq. 4, the literal reading);
+- :func:`softmax_columns`, :func:`attention_output` — the general multi-head attention T(E) (eqs. 5–6);
+- :func:`restricted_weights` — the restricted W^Q_h, W^K_h, W^V_h, W^O (eq. 7);
+- :func:`eq8_predictions` — ŷ_k = Σ_h w_{h,k} yᵀ softmax(V_Nᵀ Q_h v_k) (eq. 8);
+- :func:`expand_exp` — a fast, sound zero test for expressions with softmax entries;
+- :func:`expectation` — E[·] of a polynomial in independent random variables with given moments
+  (Gaussian noise ε ~ N(0, τ I), Assumption 1's λ with E λ_i = 0, E λ_i² = 1);
+- :func:`ridge_objective`, :func:`ridge_solution` — eqs. (20) and (25) with a penalty ``reg`` (mτ or Nτ);
+- :func:`gaussian_log_posterior` — the log posterior of λ ~ N(0, I) under homoscedastic Gaussian label
+  noise, whose maximiser (= mean) is ridge (chapter 3's Bayesian reading).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = [
+    "model_symbols", "embedding", "softmax_columns", "restricted_weights", "attention_output",
+    "eq8_predictions", "expand_exp", "gaussian_moment", "unit_moment", "expectation", "ridge_objective",
+    "ridge_solution", "gaussian_log_posterior", "symbol_matrix", "symbol_vector",
+]
+
+
+def symbol_matrix(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
+    """A rows×cols matrix of distinct real symbols ``name_{ij}`` (1-based indices)."""
+    assumptions.setdefault("real", True)
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i + 1}{j + 1}}}", **assumptions))
+
+
+def symbol_vector(name: str, n: int, **assumptions) -> sp.Matrix:
+    """A column vector of n distinct real symbols ``name_i`` (1-based)."""
+    assumptions.setdefault("real", True)
+    return sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"{name}_{i + 1}", **assumptions))
+
+
+def model_symbols(d: int, N: int, K: int, H: int) -> dict:
+    """Symbols of the model at sizes (d, N, K, H) (paper §2).
+
+    Returns a dict with ``V`` (d×K, column k the token v_k), ``y`` (N×1, the prompt labels), ``Q`` (a list
+    of H d×d matrices Q_h, symbols ``q^{(h)}_{ij}``) and ``w`` (H×K, entry (h, k) the output weight w_{h,k}).
+    """
+    if not (1 <= N < K):
+        raise ValueError(f"need 1 ≤ N < K, got N = {N}, K = {K}")
+    V = symbol_matrix("v", d, K)
+    y = symbol_vector("y", N)
+    Q = [symbol_matrix(f"q^{{({h + 1})}}", d, d) for h in range(H)]
+    w = sp.Matrix(H, K, lambda h, k: sp.Symbol(f"w_{{{h + 1},{k + 1}}}", real=True))
+    return {"V": V, "y": y, "Q": Q, "w": w, "d": d, "N": N, "K": K, "H": H}
+
+
+def embedding(V: sp.Matrix, y: sp.Matrix, N: int):
+    """E_P = [V_N; yᵀ] ∈ R^{(d+1)×N} (eq. 2) and E = [V; (y₁, …, y_N, 0, …, 0)] ∈ R^{(d+1)×K} (eq. 4).
+
+    E is the notes' literal reading of eq. (4): the whole dictionary, with a zero in the label slot of the
+    K − N unlabelled tokens (the paper's display was not available; see ``paper-notes`` §2).
+    """
+    K = V.shape[1]
+    EP = V[:, :N].col_join(y.T)
+    labels = sp.Matrix(1, K, lambda _, k: y[k] if k < N else sp.Integer(0))
+    return EP, V.col_join(labels)
+
+
+def softmax_columns(X: sp.Matrix) -> sp.Matrix:
+    """Column-wise softmax: entry (i, j) is exp(X_ij) / Σ_l exp(X_lj) (the softmax of eq. 5)."""
+    out = sp.zeros(*X.shape)
+    for j in range(X.shape[1]):
+        col = [sp.exp(X[i, j]) for i in range(X.shape[0])]
+        tot = sp.Add(*col)
+        for i in range(X.shape[0]):
+            out[i, j] = col[i] / tot
+    return out
+
+
+def restricted_weights(Q: list, w: sp.Matrix, d: int, K: int):
+    """The restricted weights of eq. (7), with d_e = d + 1:
+
+    W^K_h = I_{d+1}, W^Q_h = [[Q_h, 0], [0, 0]] (so (W^K_h)ᵀ W^Q_h = [[Q_h, 0], [0, 0]]),
+    W^V_h = (0_{K×d}, 1_K) and W^O = (diag(w_1), …, diag(w_H)). Returns (WQ, WK, WV, WO) with lists for
+    the per-head matrices. (The exact matrices are the notes' reconstruction [R]; only Q_h and w_h are
+    trained, which the paper states.)
+    """
+    H = len(Q)
+    WQ = [sp.diag(Qh, sp.Integer(0)) for Qh in Q]
+    WK = [sp.eye(d + 1) for _ in range(H)]
+    WV = [sp.zeros(K, d).row_join(sp.ones(K, 1)) for _ in range(H)]
+    WO = sp.Matrix.hstack(*[sp.diag(*[w[h, k] for k in range(K)]) for h in range(H)])
+    return WQ, WK, WV, WO
+
+
+def attention_output(EP, E, WQ, WK, WV, WO) -> sp.Matrix:
+    """T(E) = W^O [head_1(E); …; head_H(E)], head_h(E) = W^V_h E_P softmax((W^K_h E_P)ᵀ (W^Q_h E)) (eqs. 5–6)."""
+    heads = [Wv * EP * softmax_columns((Wk * EP).T * (Wq * E)) for Wq, Wk, Wv in zip(WQ, WK, WV)]
+    return WO * sp.Matrix.vstack(*heads)
+
+
+def eq8_predictions(V: sp.Matrix, y: sp.Matrix, Q: list, w: sp.Matrix, N: int) -> sp.Matrix:
+    """ŷ_k = Σ_h w_{h,k} yᵀ softmax(V_Nᵀ Q_h v_k), k = 1..K (eq. 8), as a K×1 matrix."""
+    K = V.shape[1]
+    VN = V[:, :N]
+    out = []
+    for k in range(K):
+        tot = sp.Integer(0)
+        for h, Qh in enumerate(Q):
+            s = softmax_columns(VN.T * Qh * V[:, k])
+            tot += w[h, k] * (y.T * s)[0, 0]
+        out.append(tot)
+    return sp.Matrix(out)
+
+
+def expand_exp(expr):
+    """Expand every exponent, then the whole expression (a matrix is done entry by entry).
+
+    Two softmax expressions built from equal score polynomials in different forms become identical. A
+    result of 0 proves the expression is 0 (the transformation preserves value); a non-zero result
+    proves nothing, and then ``sp.simplify`` is the next step.
+    """
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(expand_exp)
+    return sp.expand(sp.sympify(expr).replace(sp.exp, lambda a: sp.exp(sp.expand(a))))
+
+
+def gaussian_moment(variance):
+    """The moments of N(0, variance): E X^p = variance^{p/2} (p − 1)!! for even p, 0 for odd p."""
+    def moment(p: int):
+        if p % 2:
+            return sp.Integer(0)
+        return variance ** (p // 2) * sp.factorial2(p - 1)
+    return moment
+
+
+def unit_moment(p: int):
+    """The moments Assumption 1 fixes for λ_i: E λ_i⁰ = 1, E λ_i = 0, E λ_i² = 1; higher ones are not fixed."""
+    if p > 2:
+        raise ValueError(f"Assumption 1 fixes only E λ_i and E λ_i²; E λ_i^{p} is not determined")
+    return (sp.Integer(1), sp.Integer(0), sp.Integer(1))[p]
+
+
+def expectation(expr, moments: dict):
+    """E[expr] for a polynomial ``expr`` in independent random symbols.
+
+    ``moments`` maps each random symbol to a function p ↦ E X^p (e.g. :func:`gaussian_moment` (τ) for a
+    coordinate of ε ~ N(0, τ I), :func:`unit_moment` for Assumption 1's λ_i). Other symbols are constants.
+    The expansion is exact: E Π_j X_j^{p_j} = Π_j E X_j^{p_j} by independence.
+    """
+    xs = list(moments)
+    poly = sp.Poly(sp.expand(expr), *xs)
+    total = sp.Integer(0)
+    for powers, coeff in poly.terms():
+        term = coeff
+        for x, p in zip(xs, powers):
+            term *= moments[x](p)
+        total += term
+    return sp.expand(total)
+
+
+def ridge_objective(Z: sp.Matrix, y: sp.Matrix, lam: sp.Matrix, reg):
+    """J(λ) = (1/2N) Σ_i (y_i − λᵀ z_i)² + (reg/2N) ‖λ‖² (eqs. 20 and 25; reg = mτ gives (20), reg = Nτ gives (25))."""
+    N = Z.shape[1]
+    r = y - Z.T * lam
+    return (r.T * r)[0, 0] / (2 * N) + reg * (lam.T * lam)[0, 0] / (2 * N)
+
+
+def ridge_solution(Z: sp.Matrix, y: sp.Matrix, reg) -> sp.Matrix:
+    """The closed form λ̂ = (Z Zᵀ + reg·I_m)⁻¹ Z y (eqs. 20, 25)."""
+    m = Z.shape[0]
+    return (Z * Z.T + reg * sp.eye(m)).inv() * Z * y
+
+
+def gaussian_log_posterior(Z: sp.Matrix, y: sp.Matrix, lam: sp.Matrix, sigma2):
+    """log p(λ | y) up to a constant for λ ~ N(0, I_m) and y_i = λᵀ z_i + ξ_i, ξ_i ~ N(0, σ²) i.i.d.
+
+    = −‖y − Zᵀλ‖²/(2σ²) − ‖λ‖²/2. (Homoscedastic: σ² does not depend on λ. The paper's label noise λᵀε_i
+    has variance τ‖λ‖², which does; chapter 3 says exactly when this model applies.)
+    """
+    r = y - Z.T * lam
+    return -(r.T * r)[0, 0] / (2 * sigma2) - (lam.T * lam)[0, 0] / 2
