@@ -1,0 +1,145 @@
+"""Quantities of the training-dynamics proofs (paper §3.1, Appendix B, Appendix D.1), along a trajectory.
+
+Used by Part III of the book (``book/ch07_initialization``, ``book/ch08_convergence``, ``book/ch09_heads``).
+The paper's displayed constants (13)–(17), (42), (61) were not available; the constants below are the
+re-derivation of ``paper-notes.md`` §6.5 [R], proved step by step in ``book/ch08_convergence``:
+
+- Lemma 7 [R]: ‖∇_{α_h} ℓ‖ ≤ γ‖Z̄‖₂ √(2Δ) and ‖∇_{Q_h} ℓ‖_F ≤ 2γ max_k|α_{h,k}| f̄_max √(2KΔ), Δ = ℓ − L⋆;
+- the PL inequality (49): ‖∇_α ℓ‖² ≥ 2γ² min_k λ_min(B_kB_kᵀ) Δ ≥ γ² ζ₀ Δ while λ_min ≥ ζ₀/2;
+- (43a) ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀); the Q movement 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²); the B_k movement
+  128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²), and the sufficient γ of eq. (15) that keeps it ≤ (1 − 1/√2)√ζ₀.
+
+Here ξ = (Q, α) with α = w/γ (Lemma 6), so ∇_α ℓ = γ ∇_w L and GD on θ with (η_Q, η_w = γ²η_Q) is GD on
+ξ with the single step η_Q.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .model import _population, check_params, init_params
+from .problem import Problem
+from .theory import delta0, zeta, zeta_all
+
+__all__ = [
+    "softmax", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
+    "q_move_bound", "B_move_bound", "gamma_sufficient", "secant_smoothness", "diagnostics_callback",
+    "zeta_samples",
+]
+
+
+def softmax(x) -> np.ndarray:
+    """softmax over the last axis, shifted by the maximum (the same map as the model's eq. 8); for Lemma 2."""
+    x = np.array(x, dtype=np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def zbar_norm(problem: Problem) -> float:
+    """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12)."""
+    return float(np.sqrt(np.linalg.eigvalsh(problem.Zbar2)[-1]))
+
+
+def fbar_max(problem: Problem) -> float:
+    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄ [R])."""
+    return float(np.max(np.linalg.norm(problem.Zbar, axis=0)))
+
+
+def xi_gradients(problem: Problem, Q, w, gamma: float):
+    """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6: ∇_α ℓ = γ∇_w L."""
+    Q, w = check_params(problem, Q, w)
+    loss, gQ, gw = _population(problem, Q, w)
+    return loss, gQ, gamma * gw
+
+
+def pl_quantities(problem: Problem, Q, w) -> dict:
+    """The two sides of the PL inequality (49) at θ = (Q, w), in θ-coordinates (divide ξ's by γ²).
+
+    Returns ``grad_w_sq`` = ‖∇_w L‖², ``gap`` = L − L⋆, ``zeta`` = min_k λ_min(B_kB_kᵀ) at this Q and
+    ``lower`` = 2·zeta·gap, the lower bound ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ
+    (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k and L − L⋆ = ½ Σ_k ‖Z̄δ_k‖², Lemma 5).
+    """
+    Q, w = check_params(problem, Q, w)
+    loss, _, gw = _population(problem, Q, w)
+    gap = loss - problem.L_star
+    z = zeta(problem, Q)
+    return {"grad_w_sq": float(np.sum(gw * gw)), "gap": float(gap), "zeta": z, "lower": 2.0 * z * gap}
+
+
+def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
+    """Lemma 7 [R]: the gradient norms and their bounds by √(ℓ − L⋆) at ξ = (Q, w/γ).
+
+    ``gA`` = max_h ‖∇_{α_h} ℓ‖ ≤ ``gA_bound`` = γ‖Z̄‖₂√(2Δ);
+    ``gQ`` = max_h ‖∇_{Q_h} ℓ‖_F ≤ ``gQ_bound`` = 2γ max_{h,k}|α_{h,k}| f̄_max √(2KΔ).
+    """
+    loss, gQ, gA = xi_gradients(problem, Q, w, gamma)
+    gap = max(loss - problem.L_star, 0.0)
+    H = gQ.shape[0]
+    amax = float(np.max(np.abs(np.asarray(w)))) / gamma
+    return {
+        "gA": float(np.max(np.linalg.norm(gA, axis=1))),
+        "gA_bound": gamma * zbar_norm(problem) * np.sqrt(2 * gap),
+        "gQ": float(np.max(np.linalg.norm(gQ.reshape(H, -1), axis=1))),
+        "gQ_bound": 2 * gamma * amax * fbar_max(problem) * np.sqrt(2 * problem.K * gap),
+    }
+
+
+def alpha_bar(problem: Problem, gamma: float, zeta0: float) -> float:
+    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| [R] (w(0) = 0)."""
+    return 4.0 * np.sqrt(2.0 * delta0(problem)) * zbar_norm(problem) / (gamma * zeta0)
+
+
+def q_move_bound(problem: Problem, gamma: float, zeta0: float) -> float:
+    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) [R]."""
+    return 64.0 * np.sqrt(problem.K) * delta0(problem) * zbar_norm(problem) * fbar_max(problem) / (gamma**2 * zeta0**2)
+
+
+def B_move_bound(problem: Problem, H: int, gamma: float, zeta0: float) -> float:
+    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) [R]."""
+    return 2.0 * np.sqrt(H) * zbar_norm(problem) * q_move_bound(problem, gamma, zeta0)
+
+
+def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
+    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) [R].
+
+    γ² ≥ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max / ((1 − 1/√2) ζ₀^{5/2}).
+    """
+    num = 128.0 * np.sqrt(H * problem.K) * delta0(problem) * zbar_norm(problem) ** 2 * fbar_max(problem)
+    return float(np.sqrt(num / ((1.0 - 1.0 / np.sqrt(2.0)) * zeta0**2.5)))
+
+
+def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> float:
+    """‖∇ξ ℓ(ξ⁺) − ∇ξ ℓ(ξ)‖/‖ξ⁺ − ξ‖ for the GD step ξ⁺ = ξ − η_Q∇ξ ℓ(ξ): the smoothness seen by one step.
+
+    The descent lemma behind Theorem 1 needs η_Q·L ≤ 1 for the smoothness constant L of Lemma 10; this
+    secant value is a lower bound of that L along the actual step, and η_Q times it must stay ≤ 1 (< 2
+    already guarantees descent on the segment).
+    """
+    _, gQ, gA = xi_gradients(problem, Q, w, gamma)
+    Qn = np.asarray(Q) - eta_Q * gQ
+    An = np.asarray(w) / gamma - eta_Q * gA
+    _, gQn, gAn = xi_gradients(problem, Qn, gamma * An, gamma)
+    num = np.sqrt(np.sum((gQn - gQ) ** 2) + np.sum((gAn - gA) ** 2))
+    den = eta_Q * np.sqrt(np.sum(gQ**2) + np.sum(gA**2))
+    return float(num / den) if den > 0 else 0.0
+
+
+def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
+    """A ``callback`` for :func:`iclbook.train` (method="gd") recording, at each record, the PL sides, the
+    Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) and the secant smoothness."""
+
+    def cb(t, Q, w):
+        out = pl_quantities(problem, Q, w)
+        out.update(lemma7_bounds(problem, Q, w, gamma))
+        out["secant_L"] = secant_smoothness(problem, Q, w, eta_Q, gamma)
+        return out
+
+    return cb
+
+
+def zeta_samples(problem: Problem, H: int, seeds, *, beta: float = 1.0) -> np.ndarray:
+    """ζ₀ = min_k λ_min(B_k(0)B_k(0)ᵀ) for Q(0) ~ N(0, β²) drawn with each seed in ``seeds`` (Prop. 1)."""
+    out = []
+    for s in seeds:
+        Q0, _ = init_params(problem, H, rng=np.random.default_rng(s), beta=beta)
+        out.append(float(np.min(zeta_all(problem, Q0))))
+    return np.asarray(out)

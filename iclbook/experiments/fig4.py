@@ -1,0 +1,133 @@
+"""Figure 4 of the paper: training loss of the one-layer model for several numbers of heads H (§4, §3.3).
+
+The paper trains the one-layer multi-head model of eq. (8) with Adam (learning rate 1e-4, batches of 256
+prompts from 10 000 training prompts) at N = 30, K = 200, d = 100, m = 20, and reports (§4, "Impact of the
+number of attention heads"): for H < N = 30 the loss stops descending far from its minimum, at H = 30 it
+keeps descending slowly, and H = 400 is unstable and diverges. The paper does not state τ, the number of
+iterations or the H grid; here τ = 0.1 (as in ``shared/reference-runs.md``) and the grid is
+:data:`H_GRID`. The curves are the exact population loss (Lemma 5) minus L⋆, recorded every
+``record_every`` Adam steps. Chapter ``book/ch09_heads`` plots the cached result ``book/data/fig4.json``.
+
+``run(quick=False)`` takes tens of minutes on two cores (a step at H = 400 costs about 0.1 s);
+``run(quick=True)`` is a small smoke test of a few seconds.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from ..plotting import COLORS, new_axes
+from ..problem import make_problem
+from ..theory import delta0, w_smoothness
+from ..train import train
+
+__all__ = ["run", "plot", "run_one", "config", "H_GRID", "PAPER_CONFIG", "QUICK_CONFIG"]
+
+#: The numbers of heads of the full figure: below N = 30, at N, and up to the paper's H = 400.
+H_GRID = (10, 20, 30, 64, 128, 400)
+
+#: The full figure: the paper's sizes and Adam protocol (§4); τ = 0.1 is our choice (the paper's τ is unknown).
+PAPER_CONFIG = dict(K=200, N=30, d=100, m=20, tau=0.1, H_grid=list(H_GRID), steps=6000, record_every=50,
+                    lr=1e-4, batch=256, n_train=10_000)
+
+#: The smoke-test version: a small problem, a larger learning rate, a few hundred steps.
+QUICK_CONFIG = dict(K=40, N=6, d=8, m=4, tau=0.1, H_grid=[3, 6, 24], steps=300, record_every=25,
+                    lr=1e-2, batch=32, n_train=500)
+
+
+def config(quick: bool = False) -> dict:
+    """A copy of the configuration ``run`` uses (:data:`QUICK_CONFIG` or :data:`PAPER_CONFIG`)."""
+    return dict(QUICK_CONFIG if quick else PAPER_CONFIG)
+
+
+def _clean(a) -> list:
+    """A float array as a JSON list; NaN (e.g. the mini-batch loss of step 0, which has none) becomes None."""
+    return [None if not math.isfinite(x) else float(x) for x in np.asarray(a, dtype=float)]
+
+
+def run_one(cfg: dict, H: int, *, seed: int = 0, steps: int | None = None, progress: bool = False) -> dict:
+    """Train one H with the configuration ``cfg`` (a dict like :data:`PAPER_CONFIG`); returns its curves.
+
+    ``steps`` overrides ``cfg["steps"]``: a shorter run with the same seed follows the same trajectory (the
+    same initialization, training set and batches), so its records are the first records of the long run.
+    Warnings raised by :func:`iclbook.train` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
+    returned under ``"warnings"``.
+    """
+    prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
+    n_steps = cfg["steps"] if steps is None else int(steps)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(prob, int(H), steps=n_steps, method="adam", seed=seed, lr=cfg["lr"], batch=cfg["batch"],
+                  n_train=cfg["n_train"], record_every=cfg["record_every"], progress=progress)
+    return {
+        "H": int(H),
+        "step": [int(s) for s in h.step],
+        "loss": _clean(h.loss),
+        "gap": _clean(h.gap),
+        "train_loss": _clean(h.train_loss),
+        "zeta": _clean(h.zeta),
+        "q_move": _clean(h.q_move),
+        "alpha_max": _clean(h.alpha_max),
+        "zeta0": float(h.zeta0),
+        "smoothness0": float(w_smoothness(prob, h.Q0)),
+        "diverged": bool(h.diverged),
+        "message": h.message,
+        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+        "steps_done": int(h.steps_done),
+        "seconds": float(h.seconds),
+    }
+
+
+def run(*, seed: int = 0, quick: bool = False, progress: bool = False) -> dict:
+    """Train the one-layer model with Adam for every H of the grid; returns the curves (JSON-serialisable).
+
+    Keys: ``config`` (sizes, protocol, H grid), ``seed``, ``quick``, ``L_star``, ``delta0`` (the gap at
+    w = 0), ``runs`` (one dict per H, see :func:`run_one`).
+    """
+    cfg = config(quick)
+    prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
+    t0 = time.perf_counter()
+    runs = [run_one(cfg, H, seed=seed, progress=progress) for H in cfg["H_grid"]]
+    return {
+        "figure": "fig4",
+        "config": cfg,
+        "seed": int(seed),
+        "quick": bool(quick),
+        "L_star": float(prob.L_star),
+        "delta0": float(delta0(prob)),
+        "runs": runs,
+        "seconds": float(time.perf_counter() - t0),
+    }
+
+
+def plot(data: dict, fig=None):
+    """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4)."""
+    import matplotlib.pyplot as plt
+
+    if fig is None:
+        fig, ax = new_axes(width=6.4, height=3.8)
+    else:
+        ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
+    cfg = data["config"]
+    N = cfg["N"]
+    runs = sorted(data["runs"], key=lambda r: r["H"])
+    cmap = plt.get_cmap("viridis")
+    for i, r in enumerate(runs):
+        col = cmap(i / max(1, len(runs) - 1) * 0.9)
+        gap = np.array([np.nan if g is None else g for g in r["gap"]], dtype=float)
+        rel = "<" if r["H"] < N else ("=" if r["H"] == N else ">")
+        lab = f"H = {r['H']} ({rel} N)"
+        if r["diverged"]:
+            lab += ", diverged"
+        ax.semilogy(r["step"], np.maximum(gap, 1e-300), color=col, label=lab)
+        if r["diverged"]:
+            ax.plot(r["step"][-1], gap[-1], "x", color=COLORS["theory"], ms=8)
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel(r"$L(\theta_t) - L^\star$")
+    ax.set_title(f"N = {N}, K = {cfg['K']}, d = {cfg['d']}, m = {cfg['m']}, τ = {cfg['tau']:g}; "
+                 f"Adam lr {cfg['lr']:g}, batch {cfg['batch']}")
+    ax.legend(ncol=2)
+    return fig
