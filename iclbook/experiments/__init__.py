@@ -51,6 +51,7 @@ def write_atomic(path, data: bytes) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)          # mkstemp makes 0600; results are ordinary readable files
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,0 +1,156 @@
+"""Part IV: Theorem 2 (inference = ridge regression), the m-versus-N discussion, Figures 2(a) and 3."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import iclbook as ic
+from iclbook import inference as inf
+from iclbook.experiments import fig2a, fig3, load_json
+
+DATA = Path(__file__).resolve().parents[1] / "book" / "data"
+
+
+def _exact_params(p, H, seed=0):
+    """(Q, w) with Â(θ) = A exactly: Q random, each column w_{:,k} solves C_k w = a_k (needs H ≥ N)."""
+    Q, _ = ic.init_params(p, H, rng=np.random.default_rng(seed))
+    S = ic.softmax_weights(p, Q)                                          # (H, N, K)
+    w = np.stack([np.linalg.lstsq(S[:, :, k].T, p.A[:, k], rcond=None)[0] for k in range(p.K)], axis=1)
+    return Q, w
+
+
+def test_ridge_matrix_is_A_and_matches_ridge_predict(small):
+    _, y = ic.sample_prompts(small, 5, rng=np.random.default_rng(0))
+    for reg in (small.m * small.tau, small.N * small.tau, 2.7):
+        np.testing.assert_allclose(inf.ridge_matrix(small, reg).T @ y[:, :small.N].T,
+                                   ic.ridge_predict(small, y, reg).T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(inf.ridge_matrix(small, small.m * small.tau), small.A, rtol=1e-10, atol=1e-12)
+
+
+def test_model_at_the_limit_is_ridge(small):
+    """Theorem 2's limit: Â = A gives ŷ = ŷ⋆ (copy of the N labels, ridge with penalty mτ on the rest)."""
+    Q, w = _exact_params(small, 8)
+    np.testing.assert_allclose(ic.attention_weights(small, Q, w), small.A, atol=1e-10)
+    assert ic.population_loss(small, Q, w) - small.L_star < 1e-18 * small.L_star + 1e-12
+    _, y = ic.sample_prompts(small, 50, rng=np.random.default_rng(1), lam_mean=1.0, lam_std=2.0)
+    assert inf.inference_loss(small, Q, w, y) < 1e-18
+    cb = inf.inference_callback(small, {"a": y})
+    assert cb(0, Q, w)["a"] < 1e-18
+
+
+def test_inference_loss_matches_definition(small):
+    rng = np.random.default_rng(2)
+    Q, _ = ic.init_params(small, 6, rng=rng)
+    w = rng.standard_normal((6, small.K))
+    _, y = ic.sample_prompts(small, 9, rng=rng)
+    ref = np.mean(np.sum((ic.predict(small, Q, w, y) - ic.ridge_predict(small, y, small.m * small.tau)) ** 2,
+                         axis=1)) / small.K
+    assert inf.inference_loss(small, Q, w, y) == pytest.approx(ref, rel=1e-12)
+    assert inf.inference_callback(small, {"t": y})(0, Q, w)["t"] == pytest.approx(ref, rel=1e-12)
+
+
+def test_theorem2_deterministic_part(small):
+    """(1/2K)‖ŷ − ŷ⋆‖² ≤ (1/2K) · 2Δ/λ_min(Z̄²) · ‖y‖² for arbitrary parameters (steps (c)–(d) of the proof)."""
+    rng = np.random.default_rng(3)
+    lmin = np.linalg.eigvalsh(small.Zbar2)[0]
+    for _ in range(20):
+        Q, _ = ic.init_params(small, 6, rng=rng)
+        w = rng.standard_normal((6, small.K))
+        gap = ic.population_loss(small, Q, w) - small.L_star
+        _, y = ic.sample_prompts(small, 30, rng=rng, lam_mean=1.0, lam_std=2.0)
+        lhs = inf.inference_distances(small, Q, w, y) / 2
+        rhs = gap / (small.K * lmin) * np.sum(y[:, :small.N] ** 2, axis=1)
+        assert np.all(lhs <= rhs * (1 + 1e-12))
+
+
+def test_chi2_upper_holds_with_probability(small):
+    rng = np.random.default_rng(4)
+    for n, delta in ((1, 0.1), (5, 0.05), (30, 0.01)):
+        x = np.sum(rng.standard_normal((200_000, n)) ** 2, axis=1)
+        assert np.mean(x <= inf.chi2_upper(n, delta)) >= 1 - delta
+    with pytest.raises(ValueError):
+        inf.chi2_upper(3, 1.5)
+
+
+def test_theorem2_steps_reach_eps(small):
+    """With T from (21), Theorem 1's bound on Δ(T) gives theorem2_eps ≤ ε (and T is the smallest such, up to
+    the step log(1 − x) ≤ −x)."""
+    Q0, _ = ic.init_params(small, 8, rng=np.random.default_rng(0))
+    _, eta_w, _ = ic.default_step_sizes(small, Q0)
+    z0, d0 = ic.zeta(small, Q0), ic.delta0(small)
+    for eps in (1e-2, 1e-4):
+        T = inf.theorem2_steps(small, eps, 0.05, 3.0, eta_w, z0, d0)
+        bound = ic.theorem1_bound(np.ceil(T), eta_w, z0, d0)
+        assert inf.theorem2_eps(small, bound, 3.0, 0.05) <= eps * (1 + 1e-9)
+        assert inf.theorem2_eps(small, d0 * np.exp(-eta_w * z0 / 2 * T), 3.0, 0.05) == pytest.approx(eps, rel=1e-9)
+
+
+def test_fit_ridge_penalty_recovers_known_penalty(small):
+    _, y = ic.sample_prompts(small, 40, rng=np.random.default_rng(5))
+    for r in (0.037, 0.3, 4.0):
+        assert inf.fit_ridge_penalty(small, ic.ridge_predict(small, y, r), y) == pytest.approx(r, rel=1e-5)
+
+
+def test_expected_unseen_error_is_exact_and_minimal_at_m_tau():
+    p = ic.make_problem(40, 6, 8, 4, 0.1, seed=3)
+    lam, y = ic.sample_prompts(p, 200_000, rng=np.random.default_rng(6))
+    for reg in (p.m * p.tau, p.N * p.tau):
+        mc = np.mean(inf.unseen_errors(p, y, reg))
+        assert mc == pytest.approx(inf.expected_unseen_error(p, reg), rel=0.01)
+    best = inf.expected_unseen_error(p, p.m * p.tau)
+    assert all(inf.expected_unseen_error(p, r) >= best for r in np.geomspace(1e-3, 1e2, 41))
+    # against the noiseless template, not the labels: the target-noise term τ‖λ‖² (mean mτ) drops out
+    clean = np.mean(inf.unseen_errors(p, y, p.m * p.tau, lam=lam))
+    assert clean == pytest.approx(best - p.m * p.tau, rel=0.01)
+
+
+def test_fig3_quick_identities():
+    d = fig3.run(quick=True)
+    N = np.asarray(d["N"])
+    j = int(np.flatnonzero(N == d["config"]["m"])[0])
+    assert np.all(np.asarray(d["gap"])[:, j] == 0.0)
+    K = d["config"]["K"]
+    ge, es, eb = (np.asarray(d[k]) for k in ("gap_exact", "err_star_exact", "err_best_exact"))
+    # K · E[gap] = (K − N) (E err_best − E err_star): Figure 3's gap is the best predictor's excess error
+    np.testing.assert_allclose(K * ge, (K - N) * (eb - es), rtol=1e-6, atol=1e-12)
+    assert np.all(eb >= es)
+    fig = fig3.plot(d)
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("N", [6, 10, 14])
+def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
+    """fig3's spectral closed forms against the package's ridge_predict and Lemma 5's expected error."""
+    p = ic.make_problem(24, N, 5, 10, 0.05, seed=N)
+    rng = np.random.default_rng(7)
+    _, y = ic.sample_prompts(p, 30, rng=rng)
+    _, yo = ic.sample_prompts(p, 30, rng=rng, lam_mean=1.0, lam_std=2.0)
+    rs, rb = p.m * p.tau, p.N * p.tau
+    row = fig3._one_length(p.Zt, N, rs, rb, p.m * p.tau, y, yo)
+    ys, yb = ic.ridge_predict(p, y, rs), ic.ridge_predict(p, y, rb)
+    assert row["gap"] == pytest.approx(np.mean(inf.gap_to_best(p, y)), rel=1e-9)
+    assert row["err_star"] == pytest.approx(np.mean(inf.unseen_errors(p, y, rs)), rel=1e-9)
+    assert row["err_best"] == pytest.approx(np.mean((yb[:, N:] - y[:, N:]) ** 2), rel=1e-9)
+    assert row["err_star_ood"] == pytest.approx(np.mean(inf.unseen_errors(p, yo, rs)), rel=1e-9)
+    assert row["err_best_ood"] == pytest.approx(np.mean(inf.unseen_errors(p, yo, rb)), rel=1e-9)
+    assert row["err_star_exact"] == pytest.approx(inf.expected_unseen_error(p, rs), rel=1e-9)
+    assert row["err_best_exact"] == pytest.approx(inf.expected_unseen_error(p, rb), rel=1e-9)
+    D = inf.ridge_matrix(p, rb) - p.A
+    assert row["gap_exact"] == pytest.approx(np.sum(D * (p.Zbar2 @ D)) / p.K, rel=1e-7)
+    assert np.mean(np.sum((ys - yb) ** 2, axis=1)) / p.K == pytest.approx(row["gap"], rel=1e-9)
+
+
+def test_fig2a_cache_is_an_honest_prefix():
+    """The cached paper-scale run (book/data/fig2a.json) starts exactly as a fresh run with the same seed."""
+    cache = load_json(DATA / "fig2a.json")
+    assert cache["config"]["steps"] == fig2a.CONFIG["steps"] and not cache["diverged"]
+    fresh = fig2a.run(quick=True)
+    n = len(fresh["step"])
+    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == fig2a.QUICK_STEPS
+    assert fresh["L_star"] == pytest.approx(cache["L_star"], rel=1e-12)
+    for key in ("loss", "gap", "inference_in", "inference_ood", "train_loss"):
+        a = np.array(fresh[key], dtype=float)
+        b = np.array(cache[key][:n], dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=key)
+    fig = fig2a.plot(cache)
+    assert len(fig.axes) == 2
