@@ -150,3 +150,25 @@ def claims_table(chapters) -> list:
         status = "checked" if sym + num else ("stated only" if stated else "not stated")
         rows.append(dict(result=res, stated=stated, checked_in=where, symbolic=sym, numeric=num, status=status))
     return rows
+
+
+def chapters_markdown(chapters) -> str:
+    """A markdown table of the chapters: title, executed, symbolic and numeric checks, statements."""
+    lines = ["| chapter | executed | symbolic checks | numeric checks | statements |", "|---|---|---|---|---|"]
+    for ch in chapters:
+        labels = ", ".join(f"{{prf:ref}}`{s.label}`" for s in ch.statements if s.label) or "—"
+        lines.append(f"| {{doc}}`{ch.title} <{ch.file}>` | {'yes' if ch.executed else '**no**'} | "
+                     f"{ch.symbolic} | {ch.numeric} | {labels} |")
+    return "\n".join(lines)
+
+
+def claims_markdown(rows) -> str:
+    """A markdown table of :func:`claims_table`'s rows, with links to the statements and chapters."""
+    lines = ["| paper | stated in | checks attributed (symbolic + numeric) | in chapters | status |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        stated = ", ".join(f"{{prf:ref}}`{lab}`" if lab else f"{{doc}}`{f}`" for f, lab in r["stated"]) or "—"
+        where = ", ".join(f"{{doc}}`{f}`" for f in r["checked_in"]) or "—"
+        status = r["status"] if r["status"] == "checked" else f"**{r['status']}**"
+        lines.append(f"| {r['result']} | {stated} | {r['symbolic']} + {r['numeric']} | {where} | {status} |")
+    return "\n".join(lines)
