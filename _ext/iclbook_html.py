@@ -8,10 +8,16 @@ it under .cache/npm): the folder is copied into the site as ``_static/mathjax/``
 ``_static/mathjax/tex-chtml.js``. It is a separate static folder, not ``_static/``, because Jupyter Book
 injects every script found in the source ``_static/`` folder into every page.
 
-2. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
+2. sphinx-proof 0.4 renders a ``prf:proof`` with ``:class: dropdown`` as an admonition without a title, and
+   sphinx-togglebutton, which makes ``.admonition.dropdown`` collapsible, then fails on it ("Cannot read
+   properties of null (reading 'insertAdjacentHTML')") and stops, so no proof collapses. A title "Proof" is
+   added to each such proof, which togglebutton turns into the control that opens and closes it.
+
+3. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
 "Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
 """
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -46,9 +52,19 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = kept
 
 
+_DROPDOWN_PROOF = re.compile(r'(<div class="proof(?: [\w-]+)* dropdown(?: [\w-]+)*"[^>]*>)')
+
+
+def _proof_titles(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if body and "dropdown" in body:
+        context["body"] = _DROPDOWN_PROOF.sub(r'\1\n<p class="admonition-title">Proof</p>', body)
+
+
 def setup(app):
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _dedupe_scripts, priority=100)  # early: a later handler may end the event
+    app.connect("html-page-context", _proof_titles, priority=100)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
