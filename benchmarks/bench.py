@@ -2,7 +2,7 @@
 
 Run (one process, float64, the same thread count for numpy's BLAS and PyTorch):
 
-    python3 -m venv .venv-bench && .venv-bench/bin/pip install -r benchmarks/requirements.txt
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install -r benchmarks/requirements.txt -e .
     OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 .venv-bench/bin/python benchmarks/bench.py --threads 2
 
 At the paper's scale N=30, K=200, d=100, m=20, H=64 it times, as the median of repeated runs:
@@ -49,6 +49,24 @@ def minimal_flops(N, K, d, H) -> float:
     gemm = 2 * H * (N * d * d + N * d * K) * 2
     elementwise = 12 * H * N * K + 2 * N * N * K
     return float(gemm + elementwise)
+
+
+def interleaved(fs: dict, *, repeat: int, warmup: int = 2) -> dict:
+    """Median time of each function, timed in turn within every round, so that a slow spell of the
+    machine (a shared VM) hits all of them alike; also the per-round ratios to the first one."""
+    for f in fs.values():
+        for _ in range(warmup):
+            f()
+    times = {k: [] for k in fs}
+    for _ in range(repeat):
+        for k, f in fs.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    first = next(iter(fs))
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out["ratios"] = {k: statistics.median(np.array(times[k]) / np.array(times[first])) for k in fs}
+    return out
 
 
 def gemm_rate(threads_note: str, n: int = 1000) -> float:
@@ -134,11 +152,7 @@ def main():
     w = 0.01 * rng.standard_normal((H, K))
     _, y = ic.sample_prompts(p, 256, rng=rng)
 
-    rate = gemm_rate(str(a.threads))
-    t_a = median_time(lambda: ic.population_grad(p, Q, w), repeat=rep)
-    t_b = median_time(lambda: ic.empirical_loss_and_grad(p, Q, w, y), repeat=rep)
     torch, data, Qt, wt = torch_setup(p, Q, w, a.threads)
-    t_c = median_time(lambda: torch_population_step(torch, data, Qt, wt), repeat=rep)
     # correctness of (c) and (d) against iclbook, so the race is between equal computations
     torch_population_step(torch, data, Qt, wt)
     gQ, gw = ic.population_grad(p, Q, w)
@@ -148,7 +162,19 @@ def main():
     _, gQe, gwe = ic.empirical_loss_and_grad(p, Q, w, y[:16])
     assert np.allclose(Qt.grad.numpy(), gQe, rtol=1e-7, atol=1e-9)
     assert np.allclose(wt.grad.numpy(), gwe, rtol=1e-7, atol=1e-9)
-    t_d = median_time(lambda: torch_architecture_step(torch, p, Qt, wt, y), repeat=max(3, rep // 10), warmup=1)
+
+    rng_g = np.random.default_rng(1)
+    ga, gb = rng_g.standard_normal((1000, 1000)), rng_g.standard_normal((1000, 1000))
+    gemm = lambda: ga @ gb                                                  # 2·10⁹ FLOP
+    r1 = interleaved({"a": lambda: ic.population_grad(p, Q, w),
+                      "b": lambda: ic.empirical_loss_and_grad(p, Q, w, y),
+                      "c": lambda: torch_population_step(torch, data, Qt, wt),
+                      "gemm": gemm}, repeat=rep)
+    r2 = interleaved({"b": lambda: ic.empirical_loss_and_grad(p, Q, w, y),
+                      "d": lambda: torch_architecture_step(torch, p, Qt, wt, y)},
+                     repeat=max(3, rep // 10), warmup=1)
+    t_a, t_b, t_c, t_d = r1["a"], r1["b"], r1["c"], r2["d"]
+    rate = 2e9 / r1["gemm"]
     flops = minimal_flops(N, K, d, H)
     t_limit = flops / rate
 
@@ -165,6 +191,13 @@ def main():
         sweep["K"][k] = median_time(lambda: ic.population_grad(pk, Q, wk), repeat=rep)
     expo = {key: float(np.polyfit(np.log(list(v.keys())), np.log(list(v.values())), 1)[0])
             for key, v in sweep.items()}
+    # the exponent the minimal FLOP count itself has over the same grid: the N·d² term of V_Nᵀ Q_h does not
+    # grow with K, so the cost is affine in K (a + bK) and its log-log slope over K = 50…800 is below 1
+    flop_expo = {"H": float(np.polyfit(np.log(Hs), np.log([minimal_flops(N, K, d, h) for h in Hs]), 1)[0]),
+                 "K": float(np.polyfit(np.log(Ks), np.log([minimal_flops(N, k, d, H) for k in Ks]), 1)[0])}
+    # time per unit of minimal FLOPs along each sweep: flat means the step costs what the arithmetic costs
+    per_flop = {"H": {h: sweep["H"][h] / minimal_flops(N, K, d, h) * 1e9 for h in Hs},
+                "K": {k: sweep["K"][k] / minimal_flops(N, k, d, H) * 1e9 for k in Ks}}
 
     res = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), threads=a.threads,
@@ -172,8 +205,11 @@ def main():
         scale=dict(N=N, K=K, d=d, m=m, H=H, batch=256),
         seconds=dict(a=t_a, b=t_b, c=t_c, d=t_d, flop_limit_a=t_limit),
         gemm_gflops=rate / 1e9, flops_a=flops,
-        ratios=dict(c_over_a=t_c / t_a, d_over_b=t_d / t_b, a_over_flop_limit=t_a / t_limit),
+        ratios=dict(c_over_a=r1["ratios"]["c"], d_over_b=r2["ratios"]["d"],
+                    a_over_flop_limit=(2e9 / flops) / r1["ratios"]["gemm"], b_over_a=r1["ratios"]["b"]),
         sweep={k: {str(x): t for x, t in v.items()} for k, v in sweep.items()}, exponents=expo,
+        flop_count_exponents=flop_expo,
+        ns_per_flop={k: {str(x): t for x, t in v.items()} for k, v in per_flop.items()},
         targets=dict(c_over_a=">= 1.5", a_over_flop_limit="<= 2", d_over_b=">= 50", exponents="within 0.15 of 1"),
     )
     Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
@@ -181,12 +217,16 @@ def main():
     print(f"dense matmul rate: {rate / 1e9:.1f} GFLOP/s; minimal FLOPs of (a): {flops / 1e6:.0f} MFLOP\n")
     print("| quantity | measured | target |")
     print("|---|---|---|")
-    print(f"| (c) PyTorch autograd / (a) iclbook population_grad | {t_c / t_a:.2f}× | ≥ 1.5× |")
-    print(f"| (a) / FLOP limit of (a) | {t_a / t_limit:.2f}× | ≤ 2× |")
-    print(f"| (d) PyTorch architecture on E / (b) iclbook empirical, 256 prompts | {t_d / t_b:.0f}× | ≥ 50× |")
-    print(f"| (b) / (a) | {t_b / t_a:.2f}× | — |")
-    print(f"| growth exponent of step time in H (8–256) | {expo['H']:.2f} | 1 ± 0.15 |")
-    print(f"| growth exponent of step time in K (50–800) | {expo['K']:.2f} | 1 ± 0.15 |")
+    R = res["ratios"]
+    print(f"| (c) PyTorch autograd / (a) iclbook population_grad | {R['c_over_a']:.2f}× | ≥ 1.5× |")
+    print(f"| (a) / FLOP limit of (a) | {R['a_over_flop_limit']:.2f}× | ≤ 2× |")
+    print(f"| (d) PyTorch architecture on E / (b) iclbook empirical, 256 prompts | {R['d_over_b']:.0f}× | ≥ 50× |")
+    print(f"| (b) / (a) | {R['b_over_a']:.2f}× | — |")
+    print(f"| growth exponent of step time in H (8–256) | {expo['H']:.2f} (FLOP count: {flop_expo['H']:.2f}) | 1 ± 0.15 |")
+    print(f"| growth exponent of step time in K (50–800) | {expo['K']:.2f} (FLOP count: {flop_expo['K']:.2f}) | 1 ± 0.15 |")
+    for key in ("H", "K"):
+        row = ", ".join(f"{x}: {v:.2f}" for x, v in per_flop[key].items())
+        print(f"ns per minimal FLOP along the {key} sweep: {row}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def softmax_weights(problem: Problem, Q) -> np.ndarray:
 
 
 def _softmax(D: np.ndarray) -> np.ndarray:
-    D = D - D.max(axis=1, keepdims=True)
+    """Softmax over axis 1, computed in place in ``D`` (a fresh array of scores) and returned."""
+    D -= D.max(axis=1, keepdims=True)
     np.exp(D, out=D)
     D /= D.sum(axis=1, keepdims=True)
     return D
@@ -144,16 +145,18 @@ def grad_from_dA(problem: Problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
     H, N, K = S.shape
     d = problem.d
     gw = np.einsum("hnk,nk->hk", S, G, optimize=False)                  # (H, K)
-    R = S * (G[None, :, :] - gw[:, None, :])                              # J(s^h_k) G_k
+    R = G[None, :, :] - gw[:, None, :]
+    R *= S                                                                # J(s^h_k) G_k
     R *= w[:, None, :]
     M = (R.reshape(H * N, K) @ problem.VT).reshape(H, N, d)               # R_h Vᵀ, one GEMM
     gQ = np.matmul(problem.VN, M)                                         # V_N R_h Vᵀ, (H, d, d)
     return gQ, gw
 
 
-def _population(problem: Problem, Q: np.ndarray, w: np.ndarray):
-    """Unvalidated core of :func:`population_loss_and_grad` (the training loop's hot path)."""
-    S = _softmax(head_scores(problem, Q))
+def _population(problem: Problem, Q: np.ndarray, w: np.ndarray, D: np.ndarray | None = None):
+    """Unvalidated core of :func:`population_loss_and_grad` (the training loop's hot path); ``D`` are the
+    scores :func:`head_scores` if already computed (they are overwritten)."""
+    S = _softmax(head_scores(problem, Q) if D is None else D)
     delta = _ahat(S, w) - problem.A
     G = problem.Zbar2 @ delta
     loss = 0.5 * float(np.sum(delta * G)) + problem.L_star
@@ -161,10 +164,10 @@ def _population(problem: Problem, Q: np.ndarray, w: np.ndarray):
     return loss, gQ, gw
 
 
-def _empirical(problem: Problem, Q: np.ndarray, w: np.ndarray, y: np.ndarray):
+def _empirical(problem: Problem, Q: np.ndarray, w: np.ndarray, y: np.ndarray, D: np.ndarray | None = None):
     """Unvalidated core of :func:`empirical_loss_and_grad` (the training loop's hot path)."""
     n = y.shape[0]
-    S = _softmax(head_scores(problem, Q))
+    S = _softmax(head_scores(problem, Q) if D is None else D)
     yP = y[:, : problem.N]
     r = yP @ _ahat(S, w) - y                                              # residuals (n, K)
     G = (yP.T @ r) / n                                                    # ∂loss/∂Â
@@ -178,9 +181,9 @@ def population_loss_and_grad(problem: Problem, Q, w):
     L(θ) = ½ ‖Z̄(Â(θ) − A)‖_F² + L⋆ and ∂L/∂Â = Z̄²(Â − A).
     """
     Q, w = check_params(problem, Q, w)
-    _checked_scores(problem, Q)
+    D = _checked_scores(problem, Q)
     with np.errstate(over="ignore", invalid="ignore"):
-        loss, gQ, gw = _population(problem, Q, w)
+        loss, gQ, gw = _population(problem, Q, w, D)
     _finite(loss, "the loss")
     return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
 
@@ -218,9 +221,9 @@ def empirical_loss_and_grad(problem: Problem, Q, w, y):
         raise ValueError(f"y must have shape (n, K) with K = {problem.K} (all labels of n prompts), got {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinite entries")
-    _checked_scores(problem, Q)
+    D = _checked_scores(problem, Q)
     with np.errstate(over="ignore", invalid="ignore"):
-        loss, gQ, gw = _empirical(problem, Q, w, y)
+        loss, gQ, gw = _empirical(problem, Q, w, y, D)
     _finite(loss, "the loss")
     return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
 
