@@ -16,10 +16,15 @@ injects every script found in the source ``_static/`` folder into every page.
 3. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
 "Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
 """
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
 
 
 def _copy(app, exc):
@@ -61,7 +66,35 @@ def _proof_titles(app, pagename, templatename, context, doctree):
         context["body"] = _DROPDOWN_PROOF.sub(r'\1\n<p class="admonition-title">Proof</p>', body)
 
 
+class ExecTimes(Directive):
+    """``{exec-times}``: a table of the chapters' execution times under nbval, read from .cache/exec_times.json
+    (written by the root conftest.py during ``make test``). Without that file (``make book`` alone) it says so."""
+
+    has_content = False
+
+    def run(self):
+        env = self.state.document.settings.env
+        path = Path(env.app.confdir) / ".cache" / "exec_times.json"
+        env.note_dependency(str(path))
+        if not path.is_file():
+            para = nodes.paragraph(text="This build was made without running the tests, so no execution times "
+                                        "were measured: build with `make test` to see them here.")
+            return [para]
+        data = json.loads(path.read_text())
+        rows = ["| chapter | cells | seconds |", "|---|---|---|"]
+        for nb, v in data["notebooks"].items():
+            doc = Path(nb).with_suffix("").as_posix()
+            rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |")
+        rows.append(f"| **all chapters** | | **{data['total_seconds']:.1f}** |")
+        text = [f"Measured {data['measured']} on {data['machine']}, while `make test` ran every chapter under "
+                "strict nbval (kernel start included).", ""] + rows
+        container = nodes.container()
+        self.state.nested_parse(StringList(text), self.content_offset, container)
+        return container.children
+
+
 def setup(app):
+    app.add_directive("exec-times", ExecTimes)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _dedupe_scripts, priority=100)  # early: a later handler may end the event
     app.connect("html-page-context", _proof_titles, priority=100)
