@@ -26,12 +26,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, reduce
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import sympy as sp
 
 from .problem import Problem
+# symbols, moments and expectations are shared with the Part I chapters and defined once, there
+from .symbolic_model import expectation, gaussian_moment
+from .symbolic_model import symbol_matrix as matrix_symbols
+from .symbolic_model import symbol_vector as vector_symbols
+from .symbolic_model import unit_moment as task_moment
 
 __all__ = [
     "matrix_symbols", "vector_symbols", "expectation", "task_moment", "gaussian_moment",
@@ -42,66 +47,7 @@ __all__ = [
 ]
 
 
-# ---- symbols ---------------------------------------------------------------------------------------
-def matrix_symbols(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
-    """A rows×cols matrix of fresh real symbols ``name_{ij}`` (1-based), e.g. Z_{11}, …, Z_{mN}."""
-    assumptions.setdefault("real", True)
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{{{i + 1}{j + 1}}}", **assumptions))
-
-
-def vector_symbols(name: str, n: int, **assumptions) -> sp.Matrix:
-    """An n×1 column of fresh real symbols ``name_i`` (1-based)."""
-    assumptions.setdefault("real", True)
-    return sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"{name}_{{{i + 1}}}", **assumptions))
-
-
-# ---- expectations from moments (Lemma 5) -----------------------------------------------------------
-def task_moment(p: int):
-    """E[λ_i^p] under Assumption 1 (independent entries, E λ_i = 0, E λ_i² = 1), for p ≤ 2.
-
-    Higher moments are not fixed by Assumption 1; asking for one raises ``ValueError`` (Lemma 5 never
-    needs one, because ŷ_k − y_k is linear in λ).
-    """
-    if p == 0:
-        return sp.Integer(1)
-    if p == 1:
-        return sp.Integer(0)
-    if p == 2:
-        return sp.Integer(1)
-    raise ValueError(f"E[λ_i^{p}] is not determined by Assumption 1 (only moments up to order 2 are)")
-
-
-def gaussian_moment(var) -> Callable[[int], sp.Expr]:
-    """p ↦ E[X^p] for X ~ N(0, var): 0 for odd p, (p − 1)!! var^{p/2} for even p (the noise of eq. 1)."""
-    var = sp.sympify(var)
-
-    def moment(p: int):
-        if p % 2:
-            return sp.Integer(0)
-        return sp.factorial2(p - 1) * var ** (p // 2)
-
-    return moment
-
-
-def expectation(expr, moments: Mapping[sp.Symbol, Callable[[int], sp.Expr]]) -> sp.Expr:
-    """E[expr] for a polynomial in independent random symbols, computed monomial by monomial.
-
-    ``moments`` maps each random symbol X to p ↦ E[X^p]. The expression is expanded into monomials
-    c · Π X_i^{p_i}; by independence E[Π X_i^{p_i}] = Π E[X_i^{p_i}], and by linearity the expectation
-    of the sum is the sum. Symbols not in ``moments`` are treated as constants.
-    """
-    syms = list(moments)
-    poly = sp.Poly(sp.expand(expr), *syms)
-    out = sp.Integer(0)
-    for powers, coeff in poly.terms():
-        term = coeff
-        for x, p in zip(syms, powers):
-            if p:
-                term *= moments[x](p)
-        out += term
-    return sp.expand(out)
-
-
+# ---- Lemma 5, one token ------------------------------------------------------------------------
 def lemma5_token(N: int, m: int, *, prompt: bool) -> dict:
     """Lemma 5 (eq. 36) for one token, fully symbolic, at sizes N and m; returns every intermediate.
 
