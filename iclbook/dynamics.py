@@ -22,8 +22,8 @@ from .theory import delta0, zeta, zeta_all
 
 __all__ = [
     "softmax", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
-    "q_move_bound", "B_move_bound", "gamma_sufficient", "secant_smoothness", "diagnostics_callback",
-    "zeta_samples",
+    "q_move_bound", "B_move_bound", "gamma_sufficient", "lemma10_L", "secant_smoothness",
+    "diagnostics_callback", "zeta_samples",
 ]
 
 
@@ -105,6 +105,25 @@ def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
     """
     num = 128.0 * np.sqrt(H * problem.K) * delta0(problem) * zbar_norm(problem) ** 2 * fbar_max(problem)
     return float(np.sqrt(num / ((1.0 - 1.0 / np.sqrt(2.0)) * zeta0**2.5)))
+
+
+def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
+    """An explicit smoothness constant L of Lemma 10 on the region max_{h,k}|α_{h,k}| ≤ ᾱ (any Q).
+
+    This is the book's own re-derivation [R] (``book/ch08_convergence``, Lemma 10); the paper's constant
+    (eq. 61) was not available. With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
+    R_k = γ f̄ H ᾱ + ‖Z̄ a_k‖ (a bound on ‖Z̄δ_k‖ on the region), the Hessian of ℓ in ξ = (Q, α) has
+    operator norm at most
+
+        L = γ² f̄² H (1 + K ᾱ²) + γ f̄ (2ᾱ Σ_k R_k + (Σ_k R_k²)^{1/2}),
+
+    so ‖∇ξ ℓ(ξ) − ∇ξ ℓ(ξ')‖ ≤ L‖ξ − ξ'‖ (Frobenius norm on Q, Euclidean on α) on the (convex) region.
+    The first term bounds Σ_k ‖dr_k‖², the second Σ_k r_kᵀ d²r_k, for r_k = Z̄δ_k along a unit direction.
+    """
+    fb = fbar_max(problem)
+    R = gamma * fb * H * abar + np.linalg.norm(problem.Zbar @ problem.A, axis=0)
+    return float(gamma**2 * fb**2 * H * (1.0 + problem.K * abar**2)
+                 + gamma * fb * (2.0 * abar * np.sum(R) + np.sqrt(np.sum(R**2))))
 
 
 def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> float:

@@ -149,3 +149,33 @@ def test_fig4_cache_is_what_the_package_computes():
         assert np.allclose(tl_f, tl_c, rtol=1e-6, atol=0), (H, "train_loss")
         assert fresh["zeta0"] == pytest.approx(cached[H]["zeta0"], rel=1e-6)
         assert fresh["smoothness0"] == pytest.approx(cached[H]["smoothness0"], rel=1e-6)
+
+
+def _xi_hessian_norm(problem, Q, w, gamma, rng, iters=25, eps=1e-5):
+    """‖∇²ξ ℓ‖₂ estimated by power iteration with Hessian-vector products from central differences of
+    the exact ξ-gradient (a lower estimate of the true operator norm, up to the O(ε²) difference error)."""
+    uQ, uA = rng.standard_normal(Q.shape), rng.standard_normal(w.shape)
+    nrm = 0.0
+    for _ in range(iters):
+        n = np.sqrt(np.sum(uQ**2) + np.sum(uA**2))
+        uQ, uA = uQ / n, uA / n
+        _, gQp, gAp = dy.xi_gradients(problem, Q + eps * uQ, w + gamma * eps * uA, gamma)
+        _, gQm, gAm = dy.xi_gradients(problem, Q - eps * uQ, w - gamma * eps * uA, gamma)
+        uQ, uA = (gQp - gQm) / (2 * eps), (gAp - gAm) / (2 * eps)
+        nrm = np.sqrt(np.sum(uQ**2) + np.sum(uA**2))
+    return nrm
+
+
+@pytest.mark.parametrize("gamma,abar,beta", [(1.0, 1.0, 1.0), (3.0, 2.0, 3.0), (1.0, 10.0, 1.0), (100.0, 0.05, 1.0)])
+def test_lemma10_L_dominates_the_hessian(small, gamma, abar, beta):
+    """Lemma 10 [R]: the book's L bounds ‖∇²ξ ℓ‖₂ at random points of the region |α_{h,k}| ≤ ᾱ
+    (interior points and corners of the box, moderate and saturating attention scores)."""
+    H = 5
+    L = dy.lemma10_L(small, H, gamma, abar)
+    assert L >= gamma**2 * ic.w_smoothness(small, ic.init_params(small, H, rng=np.random.default_rng(9))[0])
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        Q, _ = ic.init_params(small, H, rng=rng, beta=beta)
+        alpha = rng.uniform(-abar, abar, (H, small.K)) if seed < 2 else abar * rng.choice([-1.0, 1.0], (H, small.K))
+        hn = _xi_hessian_norm(small, Q, gamma * alpha, gamma, rng)
+        assert 0 < hn <= L
