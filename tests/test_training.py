@@ -1,5 +1,4 @@
 """Assumption 2 / Proposition 1 (ζ₀), Theorem 1 (GD under the bound), the Adam protocol and divergence."""
-import warnings
 
 import numpy as np
 import pytest
