@@ -139,8 +139,9 @@ def read_book(book_dir="book", exclude=("ch12_verified",)) -> list:
 
 def claims_table(chapters) -> list:
     """One row per paper result of :data:`PAPER_RESULTS`: the chapters and labels that state it, the symbolic and
-    numeric checks attributed to it, the chapters those checks are in, and a status: "checked" (at least one
-    check), "stated only" (stated, no check attributed) or "not stated"."""
+    numeric checks attributed to it, the chapters those checks are in, all checks of the chapters that state or
+    check it (``chapter_checks``: the attribution rule is local, so a chapter's other checks often concern the
+    same result), and a status: "checked" (at least one check attributed), "stated only" or "not stated"."""
     rows = []
     for res in PAPER_RESULTS:
         stated = [(ch.file, st.label) for ch in chapters for st in ch.statements if res in st.paper]
@@ -148,7 +149,11 @@ def claims_table(chapters) -> list:
         num = sum(ch.checks.get(res, [0, 0])[1] for ch in chapters)
         where = [ch.file for ch in chapters if res in ch.checks]
         status = "checked" if sym + num else ("stated only" if stated else "not stated")
-        rows.append(dict(result=res, stated=stated, checked_in=where, symbolic=sym, numeric=num, status=status))
+        homes = {f for f, _ in stated} | set(where)
+        in_chapters = [sum(c.symbolic for c in chapters if c.file in homes),
+                       sum(c.numeric for c in chapters if c.file in homes)]
+        rows.append(dict(result=res, stated=stated, checked_in=where, symbolic=sym, numeric=num, status=status,
+                         chapter_checks=in_chapters))
     return rows
 
 
@@ -164,11 +169,12 @@ def chapters_markdown(chapters) -> str:
 
 def claims_markdown(rows) -> str:
     """A markdown table of :func:`claims_table`'s rows, with links to the statements and chapters."""
-    lines = ["| paper | stated in | checks attributed (symbolic + numeric) | in chapters | status |",
-             "|---|---|---|---|---|"]
+    lines = ["| paper | stated in | checks attributed (symbolic + numeric) | in chapters | all checks of those chapters | status |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         stated = ", ".join(f"{{prf:ref}}`{lab}`" if lab else f"{{doc}}`{f}`" for f, lab in r["stated"]) or "—"
         where = ", ".join(f"{{doc}}`{f}`" for f in r["checked_in"]) or "—"
         status = r["status"] if r["status"] == "checked" else f"**{r['status']}**"
-        lines.append(f"| {r['result']} | {stated} | {r['symbolic']} + {r['numeric']} | {where} | {status} |")
+        cs, cn = r["chapter_checks"]
+        lines.append(f"| {r['result']} | {stated} | {r['symbolic']} + {r['numeric']} | {where} | {cs} + {cn} | {status} |")
     return "\n".join(lines)

@@ -36,6 +36,7 @@ def test_attribution_by_heading_and_reference(tmp_path):
     assert rows["Lemma 5"]["checked_in"] == ["ch01_a", "ch02_b"]
     assert rows["Theorem 1"]["status"] == "stated only"
     assert rows["Figure 4"]["numeric"] == 1
+    assert rows["Theorem 1"]["chapter_checks"] == [0, 2]          # ch02_b's checks, none attributed to it
     assert rows["Lemma 6"]["status"] == "not stated"
     assert chs[0].symbolic == 1 and chs[0].numeric == 3 and chs[0].executed
 
