@@ -31,7 +31,10 @@ def ridge_coefficients(problem: Problem, y, reg) -> np.ndarray:
     M = Z @ Z.T + r * np.eye(problem.m)
     if r == 0 and np.linalg.matrix_rank(M) < problem.m:
         raise ValueError("reg = 0 needs Z Zᵀ invertible (N ≥ m, Z of full row rank); use reg > 0")
-    lam = np.linalg.solve(M, Z @ yP.T).T                                  # (n, m)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lam = np.linalg.solve(M, Z @ yP.T).T                              # (n, m)
+    if not np.all(np.isfinite(lam)):
+        raise ValueError("y: the labels are so large that the ridge coefficients overflow float64")
     return lam[0] if one else lam
 
 
@@ -45,5 +48,8 @@ def ridge_predict(problem: Problem, y, reg) -> np.ndarray:
     """
     yP, one = prompt_labels(problem, y)
     lam = np.atleast_2d(ridge_coefficients(problem, yP, reg))
-    out = np.concatenate([yP, lam @ problem.Zt[:, problem.N:]], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.concatenate([yP, lam @ problem.Zt[:, problem.N:]], axis=1)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("y: the labels are so large that the ridge predictions overflow float64")
     return out[0] if one else out

@@ -8,7 +8,8 @@ from hypothesis.extra.numpy import arrays
 
 import iclbook as ic
 
-CASES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CASES = settings(settings.default, max_examples=max(300, settings.default.max_examples // 4), deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
 
 wild = st.floats(allow_nan=True, allow_infinity=True, width=64)
 tame = st.floats(-5, 5, allow_nan=False, width=64)
@@ -114,7 +115,7 @@ def test_predict_and_ridge_are_finite_or_raise(args, y, reg):
         assert out.shape[-1] == p.K
 
 
-@settings(max_examples=100, deadline=None)
+@settings(settings.default, max_examples=100, deadline=None)
 @given(st.integers(1, 3), st.integers(0, 2**32 - 1), st.sampled_from(["gd", "adam"]),
        st.floats(1e-8, 1e8, allow_nan=False))
 def test_train_never_returns_nan(H, seed, method, step):
