@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import _population, check_params, init_params
+from .model import _population, _softmax, check_params, init_params
 from .problem import Problem
 from .theory import delta0, zeta, zeta_all
 
@@ -29,9 +29,7 @@ __all__ = [
 
 def softmax(x) -> np.ndarray:
     """softmax over the last axis, shifted by the maximum (the same map as the model's eq. 8); for Lemma 2."""
-    x = np.array(x, dtype=np.float64)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return _softmax(np.array(x, dtype=np.float64), axis=-1)
 
 
 def zbar_norm(problem: Problem) -> float:

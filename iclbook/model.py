@@ -79,11 +79,12 @@ def softmax_weights(problem: Problem, Q) -> np.ndarray:
     return _softmax(_checked_scores(problem, Q))
 
 
-def _softmax(D: np.ndarray) -> np.ndarray:
-    """Softmax over axis 1, computed in place in ``D`` (a fresh array of scores) and returned."""
-    D -= D.max(axis=1, keepdims=True)
+def _softmax(D: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Softmax over ``axis`` (the N prompt positions of (H, N, K) scores by default), shifted by the maximum,
+    computed in place in ``D`` (a fresh float64 array) and returned."""
+    D -= D.max(axis=axis, keepdims=True)
     np.exp(D, out=D)
-    D /= D.sum(axis=1, keepdims=True)
+    D /= D.sum(axis=axis, keepdims=True)
     return D
 
 
