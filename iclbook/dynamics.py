@@ -18,13 +18,17 @@ import numpy as np
 
 from .model import _population, _softmax, check_params, init_params
 from .problem import Problem
-from .theory import delta0, zeta, zeta_all
+from .theory import delta0, w_smoothness, zeta, zeta_all
 
 __all__ = [
     "softmax", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
     "q_move_bound", "B_move_bound", "gamma_sufficient", "lemma10_L", "secant_smoothness",
-    "diagnostics_callback", "zeta_samples",
+    "diagnostics_callback", "zeta_samples", "ZETA_NUMERICAL_ZERO",
 ]
+
+#: ζ₀ / max_k ‖B_k‖₂² below this is "numerically zero": σ_min(B_k)/σ_max(B_k) < 1e-6, where float64's
+#: eigenvalues of B_kB_kᵀ carry an absolute error of about 1e-16·‖B_k‖₂² (``book/ch07_initialization``).
+ZETA_NUMERICAL_ZERO = 1e-12
 
 
 def softmax(x) -> np.ndarray:
@@ -153,10 +157,17 @@ def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
     return cb
 
 
-def zeta_samples(problem: Problem, H: int, seeds, *, beta: float = 1.0) -> np.ndarray:
-    """ζ₀ = min_k λ_min(B_k(0)B_k(0)ᵀ) for Q(0) ~ N(0, β²) drawn with each seed in ``seeds`` (Prop. 1)."""
+def zeta_samples(problem: Problem, H: int, seeds, *, beta: float = 1.0, relative: bool = False) -> np.ndarray:
+    """ζ₀ = min_k λ_min(B_k(0)B_k(0)ᵀ) for Q(0) ~ N(0, β²) drawn with each seed in ``seeds`` (Prop. 1).
+
+    ``relative=True`` returns ζ₀ / max_k ‖B_k(0)‖₂² instead: the ratio that sets Theorem 1's rate, and the
+    scale-free way to say "numerically zero" (``book/ch07_initialization`` calls ζ₀ numerically zero when this
+    ratio is below :data:`ZETA_NUMERICAL_ZERO`, far above float64's round-off of about 1e-16 and far below the
+    smallest genuine values it measures).
+    """
     out = []
     for s in seeds:
         Q0, _ = init_params(problem, H, rng=np.random.default_rng(s), beta=beta)
-        out.append(float(np.min(zeta_all(problem, Q0))))
+        z = float(np.min(zeta_all(problem, Q0)))
+        out.append(z / w_smoothness(problem, Q0) if relative else z)
     return np.asarray(out)
