@@ -13,9 +13,9 @@ divides by √v̂, which can amplify round-off where a gradient is small; observ
 comparisons use 4 standard errors, with the number of prompts chosen (and asserted) so that 4 SE is at most
 0.5 % of the estimated quantity: then a 1 % error is detected.
 
-The training sets and batch orders of iclbook.train are reproduced with numpy from the same seed
-(:func:`iclbook_data_stream`), following the order of draws in iclbook/train.py; if that order changes, (c) and
-(e) fail at step 1 and the stream below must follow it.
+The problems, training sets and batch orders of iclbook's runs are reproduced with numpy from the same seed
+(``tests/reference/streams.py``, following the order of the draws in iclbook); if that order changes, (c) and
+(e) fail at step 1 and the streams must follow it. The laws of the draws are checked against eq. (1) here.
 """
 import json
 import re
@@ -29,6 +29,7 @@ import pytest
 
 import iclbook as ic
 import reference as ref
+from reference import streams
 from conftest import central_diff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,26 +137,6 @@ def test_iclbook_prompts_follow_eq1_like_the_reference():
 
 # ---- (c) Adam trajectories ---------------------------------------------------------------------------------
 
-def iclbook_data_stream(p, H, seed, n_train, batch, steps):
-    """The random draws of ``iclbook.train(method="adam", seed=seed)``, reproduced with numpy: one
-    ``default_rng(seed)`` gives Q(0) ~ N(0, 1) (H×d×d), then the n_train training prompts (λ ~ N(0, I_m), then
-    the label noise λᵀε_k ~ N(0, τ‖λ‖²), drawn as one normal per label), then a permutation of the training
-    set, renewed when exhausted; batches are its consecutive slices (the last one of an epoch may be short).
-    Returns (Q0, Y_train, batches)."""
-    rng = np.random.default_rng(seed)
-    Q0 = rng.standard_normal((H, p.d, p.d))
-    lam = rng.standard_normal((n_train, p.m))
-    noise = rng.standard_normal((n_train, p.K))
-    Y = lam @ p.Zt + np.sqrt(p.tau) * np.linalg.norm(lam, axis=1, keepdims=True) * noise
-    batches, order, pos = [], rng.permutation(n_train), 0
-    for _ in range(steps):
-        if pos >= n_train:
-            order, pos = rng.permutation(n_train), 0
-        batches.append(order[pos:pos + batch])
-        pos += batch
-    return Q0, Y, batches
-
-
 def _keep(t, Q, w):
     return {"Q": Q.copy(), "w": w.copy()}
 
@@ -168,7 +149,7 @@ def test_adam_trajectory_equals_the_reference_protocol(seed):
     H, n_train, batch, lr, steps = 8, 300, 32, 1e-2, 200
     h = ic.train(p, H, steps=steps, method="adam", seed=seed, lr=lr, batch=batch, n_train=n_train,
                  record_every=1, callback=_keep)
-    Q0, Y, batches = iclbook_data_stream(p, H, seed, n_train, batch, steps)
+    Q0, Y, batches = streams.training_stream(p.Zt, p.tau, p.d, H, seed, n_train, batch, steps)
     assert np.array_equal(h.Q0, Q0)
     r = ref.train_adam(p.V, p.N, H, Q0, Y, batches, lr, steps)
     assert list(h.step) == list(range(steps + 1))
@@ -251,7 +232,9 @@ def test_paper_scale_first_record_of_the_cached_runs(H):
     steps = c["record_every"]
     assert run4["step"][1] == steps == fig2a["step"][1]
 
-    Q0, Y, batches = iclbook_data_stream(p, H, c["seed"], c["n_train"], c["batch"], steps)
+    V, Zt = streams.paper_problem(c["K"], c["N"], c["d"], c["m"], c["seed"])
+    assert np.array_equal(V, p.V) and np.array_equal(Zt, p.Zt)
+    Q0, Y, batches = streams.training_stream(p.Zt, p.tau, p.d, H, c["seed"], c["n_train"], c["batch"], steps)
     r = ref.train_adam(p.V, p.N, H, Q0, Y, batches, c["lr"], steps, keep=[steps])
     Q, w = r["Q"][steps], r["w"][steps]
 
@@ -271,11 +254,9 @@ def test_paper_scale_first_record_of_the_cached_runs(H):
     assert abs(run4["loss"][1] - mc) < 4 * se
     if H == c["H"]:
         assert fig2a["train_loss"][1] == run4["train_loss"][1] and fig2a["loss"][1] == run4["loss"][1]
-        # the test prompts of Figure 2(a): default_rng([seed, 1]), in-domain then out-of-domain
-        rng = np.random.default_rng([c["seed"], 1])
-        for key, mean, std in (("inference_in", 0.0, 1.0), ("inference_ood", c["ood_mean"], c["ood_std"])):
-            lam = mean + std * rng.standard_normal((c["n_test"], p.m))
-            noise = rng.standard_normal((c["n_test"], p.K))
-            Yt = lam @ p.Zt + np.sqrt(p.tau) * np.linalg.norm(lam, axis=1, keepdims=True) * noise
+        # the test prompts of Figure 2(a), from their own stream
+        Y_in, Y_ood = streams.figure2a_test_prompts(p.Zt, p.tau, c["seed"], c["n_test"], c["ood_mean"],
+                                                    c["ood_std"])
+        for key, Yt in (("inference_in", Y_in), ("inference_ood", Y_ood)):
             got = ref.inference_loss(p.V, p.Zt, p.N, p.tau, Q, w, Yt)
             assert abs(fig2a[key][1] - got) < RTOL_TRAJ * got, key
