@@ -26,7 +26,12 @@
    numbered (their captions already say "Part I", ...); the bibliography does not open a second chapter
    "Bibliography" inside the book's own; theorem numbers use one level of sectioning, like the HTML.
 
-6. The LaTeX theme of sphinx-jupyterbook-latex loads ``bbm.sty`` (for ``\\mathbbm``, which the book does not
+6. The HTML links to the PDF. When the PDF has been built before the HTML (``make test`` does so; the PDF is
+   ``_build/latex/iclbook.pdf``, next to the HTML's output folder), it is copied into the site as ``iclbook.pdf``
+   and every page's download menu gets a "Whole book (PDF)" entry. With no PDF (``make book`` alone), no
+   link is made, so the site never links to a missing file.
+
+7. The LaTeX theme of sphinx-jupyterbook-latex loads ``bbm.sty`` (for ``\\mathbbm``, which the book does not
    use); Debian has it only in ``texlive-fonts-extra`` (about 500 MB). A two-line stand-in, ``_ext/latex/bbm.sty``,
    defines ``\\mathbbm`` as ``\\mathbb`` and is copied next to the ``.tex`` file.
 """
@@ -216,6 +221,35 @@ def _latex_text(text):
     return "".join(special.get(c, c) for c in text)
 
 
+PDF_NAME = "iclbook.pdf"
+
+
+def _built_pdf(app):
+    pdf = Path(app.outdir).parent / "latex" / PDF_NAME
+    return pdf if pdf.is_file() else None
+
+
+def _pdf_button(app, pagename, templatename, context, doctree):
+    if app.builder.format != "html" or _built_pdf(app) is None:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].append({
+                "type": "link",
+                "url": context["pathto"](PDF_NAME, 1),
+                "text": "Whole book (PDF)",
+                "tooltip": "Download the whole book as one PDF",
+                "icon": "fas fa-book",
+                "label": "download-book-pdf-button",
+            })
+
+
+def _copy_pdf(app, exc):
+    pdf = _built_pdf(app) if exc is None and app.builder.format == "html" else None
+    if pdf is not None:
+        shutil.copyfile(pdf, Path(app.outdir) / PDF_NAME)
+
+
 def setup(app):
     # after sphinx-jupyterbook-latex (priority 500), which appends its own block to the preamble
     app.connect("config-inited", _configure, priority=900)
@@ -224,4 +258,7 @@ def setup(app):
     app.add_post_transform(TaggedMath)
     app.add_post_transform(Structure)
     app.connect("builder-inited", _builder, priority=600)
+    # after sphinx-book-theme (500), which builds the header buttons in the same event
+    app.connect("html-page-context", _pdf_button, priority=600)
+    app.connect("build-finished", _copy_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

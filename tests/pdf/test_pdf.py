@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PDF = Path(os.environ.get("ICLBOOK_PDF", ROOT / "_build" / "latex" / "book.pdf"))
+PDF = Path(os.environ.get("ICLBOOK_PDF", ROOT / "_build" / "latex" / "iclbook.pdf"))
 LOG = PDF.with_suffix(".log")
 
 # Roles and directives of the book's MyST that must never reach a reader as text.
