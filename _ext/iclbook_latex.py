@@ -189,8 +189,16 @@ class TaggedMath(SphinxPostTransform):
 
 def _builder(app):
     if app.builder.format == "latex":
-        # sphinx-jupyterbook-latex sets 2 (Lemma 4.2.1); the HTML numbers theorems and figures as 4.1
+        # numfig_secnum_depth serves twice. While the sources are read, Sphinx numbers theorems with it:
+        # 1 gives "Lemma 4.1" as in the HTML (sphinx-jupyterbook-latex sets 2, which gives "Lemma 4.2.1").
         app.config.numfig_secnum_depth = 1
+
+
+def _writer(app, builder):
+    if builder.format == "latex":
+        # When the .tex is written, it sets where LaTeX resets its figure and equation counters: with parts
+        # as the top level, 2 means per chapter ("Fig. 1.4", "(1.3)"), as in the HTML.
+        app.config.numfig_secnum_depth = 2
 
 
 class Structure(SphinxPostTransform):
@@ -258,6 +266,7 @@ def setup(app):
     app.add_post_transform(TaggedMath)
     app.add_post_transform(Structure)
     app.connect("builder-inited", _builder, priority=600)
+    app.connect("write-started", _writer)
     # after sphinx-book-theme (500), which builds the header buttons in the same event
     app.connect("html-page-context", _pdf_button, priority=600)
     app.connect("build-finished", _copy_pdf)
