@@ -245,6 +245,11 @@ def _register_bib_style():
         default_label_style = AuthorYearLabels
         default_sorting_style = "author_year_title"
 
+        def format_title(self, e, which_field, as_sentence=True):
+            # keep the titles' own capitalisation ("In-Context", "A Case Study"): unsrt lowercases them
+            from pybtex.style.template import field, sentence
+            return sentence[field(which_field)] if as_sentence else field(which_field)
+
     register_plugin("pybtex.style.labels", "iclbook_author_year", AuthorYearLabels)
     register_plugin("pybtex.style.formatting", "iclbook", IclbookStyle)
 
