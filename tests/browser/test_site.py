@@ -142,7 +142,7 @@ DROPDOWN_NAMES_JS = """() => [...document.querySelectorAll('.admonition.dropdown
   while (prev && prev.classList.contains('dropdown')) prev = prev.previousElementSibling;
   const after = prev ? (prev.querySelector('.admonition-title') || prev).innerText.trim().slice(0, 60) : '';
   return `dropdown #${i + 1} ("${(el.querySelector('.admonition-title') || el).innerText.trim().slice(0, 30)}"`
-         + ` after "${after.replace(/\s+/g, ' ')}" in section "${window.__sectionOf(el)}")`;
+         + ` after "${after.replace(/\\s+/g, ' ')}" in section "${window.__sectionOf(el)}")`;
 })"""
 
 # The title of the section holding an element, with its inline math written as TeX (installed as
@@ -157,7 +157,7 @@ SECTION_OF_JS = """e => {
   c.querySelectorAll('a.headerlink').forEach(a => a.remove());
   const orig = [...h.querySelectorAll('mjx-container')];
   c.querySelectorAll('mjx-container').forEach((m, i) => m.replaceWith('$' + ((window.__tex && window.__tex.get(orig[i])) || '…') + '$'));
-  return c.textContent.replace(/\s+/g, ' ').trim();
+  return c.textContent.replace(/\\s+/g, ' ').trim();
 };
 """
 
