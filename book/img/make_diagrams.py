@@ -20,8 +20,7 @@ HERE = Path(__file__).parent
 
 def _save(ax, name):
     plt.rcParams["svg.hashsalt"] = "iclbook"          # stable ids: the files change only when the drawing does
-    ax.figure.savefig(HERE / name, format="svg", metadata={"Date": None},
-                      **{"bbox_inches": "tight"})
+    ax.figure.savefig(HERE / name, format="svg", metadata={"Date": None})
     plt.close(ax.figure)
 
 
