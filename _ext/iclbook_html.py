@@ -14,7 +14,8 @@ injects every script found in the source ``_static/`` folder into every page.
    button up by the id, so with repeated ids only the first proof of a page collapses and the other buttons
    act on it. Here each proof gets a unique id (``proof-1``, ``proof-2``, … in page order), a title
    "Proof" (the control togglebutton makes) and loses the pasted "Proof."; each statement body gets
-   ``<label>-content``.
+   ``<label>-content``. Every proof is a dropdown, collapsed at load, whether or not its source says
+   ``:class: dropdown``.
 
 3. One numbering. The paper's results are stated with ``:nonumber:`` and a title that starts with the
    paper's own name for them, e.g. ``{prf:lemma} Lemma 5 (deterministic form of the loss)``: the box then
@@ -157,6 +158,8 @@ def _fix_doctree(app, doctree, docname):
         if "proof" in node["classes"] and node["ids"] == ["proof"]:
             count += 1
             node["ids"] = [f"proof-{count}"]
+            if "dropdown" not in node["classes"]:       # every proof collapsed at load, one click away
+                node["classes"].append("dropdown")
             para = node.next_node(nodes.paragraph)
             if para is not None and para.children and isinstance(para[0], nodes.Text) \
                     and str(para[0]).startswith("Proof. "):
