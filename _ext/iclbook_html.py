@@ -103,11 +103,19 @@ def _in_badge(n):
 
 
 def _read_statements(app, doctree):
-    """Paper-numbered titles: strip sphinx-proof's " (…)" around the title; remember each statement's name."""
+    """Paper-numbered titles: strip sphinx-proof's " (…)" around the title; remember each statement's name.
+    A numbered statement is refused (a warning, an error under -W): its number would not be the paper's."""
+    from sphinx.util import logging
+    from sphinx_proof.nodes import unenumerable_node
     env = app.env
     names = env.__dict__.setdefault("iclbook_prf_names", {})
     for node in _statement_nodes(doctree):
         realtyp = node.get("realtype", "")
+        if not isinstance(node, unenumerable_node):
+            logging.getLogger(__name__).warning(
+                f"prf:{realtyp} {node.get('label', '')!r} is numbered: give it :nonumber: and a title that starts "
+                f"with the paper's name for it (\"Lemma 5 (…)\") or, for the book's own results, a plain name",
+                location=node)
         title = node.next_node(nodes.title)
         text = _title_text(node).strip()
         m = _PAPER_NAME.match(text)
