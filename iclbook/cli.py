@@ -5,6 +5,7 @@ Every bad argument gives a one-line error on stderr and exit code 2, never a tra
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -78,10 +79,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _available_memory() -> int:
+    """Bytes of memory available to a new allocation (Linux MemAvailable; else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def train_memory_bytes(K: int, N: int, d: int, m: int, H: int, method: str,
+                       n_train: int = 10_000, batch: int = 256) -> int:
+    """A lower estimate of the float64 memory ``train`` needs: the problem's arrays (V, Zt, A and Z̄², ...),
+    the attention weights and their gradient buffers (about three arrays of H×N×K), and for Adam the
+    training set (n_train×K labels) and a batch's buffers (about three arrays of batch×H×N)."""
+    words = (d + m + 3 * N) * K + 3 * H * N * K + 4 * H * d * d + 2 * N * N
+    if method == "adam":
+        words += n_train * K + 3 * batch * (H * N + K)
+    return 8 * words
+
+
 def _cmd_train(a) -> int:
     import numpy as np
 
     from . import make_problem, train
+    need, have = train_memory_bytes(a.K, a.N, a.d, a.m, a.H, a.method), _available_memory()
+    if need > have:
+        print(f"python -m iclbook: error: K={a.K}, N={a.N}, d={a.d}, m={a.m}, H={a.H} ({a.method}) need at "
+              f"least {need / 2**30:.3g} GiB of memory; {have / 2**30:.3g} GiB are available", file=sys.stderr)
+        return 2
     prob = make_problem(a.K, a.N, a.d, a.m, a.tau, seed=a.seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -94,8 +123,12 @@ def _cmd_train(a) -> int:
     print(f"zeta0 = {h.zeta0:.4g} (Assumption 2 {'holds' if h.zeta0 > 0 else 'fails'}); "
           f"eta_w = {h.eta_w:.4g}, eta_Q = {h.eta_Q:.4g}, gamma = {h.gamma:g}")
     bound_rate = h.bound_rate
-    print(f"observed rate per step = {h.observed_rate():.6f}; Theorem 1 bound rate 1 - eta_w*zeta0/2 = "
-          f"{bound_rate:.6f}")
+    if h.steps_done == 0:
+        print("no step was taken (--steps 0): no observed rate; Theorem 1 bound rate 1 - eta_w*zeta0/2 = "
+              f"{bound_rate:.6f}")
+    else:
+        print(f"observed rate per step = {h.observed_rate():.6f}; Theorem 1 bound rate 1 - eta_w*zeta0/2 = "
+              f"{bound_rate:.6f}")
     if a.method == "gd" and 0 <= bound_rate <= 1:
         from .theory import theorem1_bound
         ok = bool(np.all(h.gap <= theorem1_bound(h.step, h.eta_w, h.zeta0, h.delta0) * (1 + 1e-9)))

@@ -48,7 +48,8 @@ def test_problem_rejects_bad_arrays():
 
 
 def test_problem_is_frozen(small):
-    with pytest.raises(Exception):
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
         small.N = 3
     with pytest.raises(ValueError):
         small.V[0, 0] = 1.0      # read-only array
@@ -101,3 +102,37 @@ def test_cli_train_summary():
     assert r.returncode == 0, r.stderr
     assert "final gap" in r.stdout and "zeta0" in r.stdout and "Theorem 1 bound rate" in r.stdout
     assert "under Theorem 1's bound at every record: yes" in r.stdout
+
+
+def test_cli_train_zero_steps_says_no_step_was_taken():
+    r = _cli("train", "--steps", "0", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "no step was taken" in r.stdout and "nan" not in r.stdout
+
+
+@pytest.mark.parametrize("method", ["gd", "adam"])
+def test_cli_refuses_sizes_that_cannot_fit_in_memory(method):
+    import time
+    t0 = time.perf_counter()
+    r = _cli("train", "--K", "100000000", "--N", "2", "--method", method)
+    assert r.returncode == 2
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "K=100000000" in err and "GiB" in err     # names the size and the memory it needs
+    assert time.perf_counter() - t0 < 30             # refused at once, before any allocation
+
+
+@pytest.mark.parametrize("method", ["gd", "adam"])
+def test_memory_estimate_is_a_lower_bound_of_what_train_allocates(method):
+    # the refusal must never reject a size that would fit: the estimate stays below the measured peak
+    import tracemalloc
+
+    import iclbook as ic
+    from iclbook.cli import train_memory_bytes
+    K, N, d, m, H = 3000, 10, 8, 5, 16
+    tracemalloc.start()
+    ic.train(ic.make_problem(K, N, d, m, 0.1, seed=0), H, steps=2, method=method, n_train=500, batch=64)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    est = train_memory_bytes(K, N, d, m, H, method, n_train=500, batch=64)
+    assert 0.25 * peak < est <= peak, (est, peak)

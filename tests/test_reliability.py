@@ -1,6 +1,7 @@
 """Failure behaviour of the command line and of files: atomic outputs, interruption, bad --out, corrupted
 files, determinism (issue: failure behaviour)."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,18 +38,56 @@ def test_unwritable_out_fails_before_any_work(tmp_path):
     assert time.perf_counter() - t0 < 30          # fails at once instead of after the paper-scale run
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_reproduce_leaves_no_partial_file_and_reruns(tmp_path, sig):
-    p = subprocess.Popen([sys.executable, "-m", "iclbook", "reproduce", "fig2a", "--quick", "--no-progress",
-                          "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)                                # halfway: the quick run takes several seconds
+def _interrupt_at(point, sig, out, *extra):
+    """Run ``reproduce fig3 --quick`` paused at ``point`` (the package's test hook), send ``sig`` once the
+    process says it is paused, and return (exit code, stderr). Deterministic: no sleep, no race with the
+    machine's speed."""
+    env = {**os.environ, "ICLBOOK_TEST_PAUSE_AT": point}
+    p = subprocess.Popen([sys.executable, "-m", "iclbook", "reproduce", "fig3", "--quick", "--no-progress",
+                          "--out", str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    lines = []
+    for line in p.stderr:                          # wait until the process is at the point
+        lines.append(line)
+        if f"paused at {point}" in line:
+            break
+    else:
+        p.wait(timeout=120)
+        raise AssertionError(f"never paused at {point}: {''.join(lines)}")
     p.send_signal(sig)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
+    return p.returncode, "".join(lines) + err
+
+
+def _snapshot(folder):
+    return {q.name: q.read_bytes() for q in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("point", ["compute", "write"])
+def test_interrupted_reproduce_leaves_the_previous_set(tmp_path, sig, point):
+    # an interruption before any output and one after every temporary file is written but none renamed:
+    # both must leave no file at all in an empty folder, and the previous complete set in a full one
+    code, err = _interrupt_at(point, sig, tmp_path)
+    assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []          # no half-written output, no temporary file left
-    r = _run("reproduce", "fig3", "--quick", "--no-progress", "--out", str(tmp_path))
-    assert r.returncode == 0 and len(list(tmp_path.iterdir())) == 3
+    r = _run("reproduce", "fig3", "--quick", "--no-progress", "--out", str(tmp_path), "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    before = _snapshot(tmp_path)
+    assert sorted(before) == ["fig3.json", "fig3.png", "fig3.svg"]
+    code, err = _interrupt_at(point, sig, tmp_path, "--seed", "2")   # a different set would be written
+    assert code == 130, err
+    assert _snapshot(tmp_path) == before           # the previous set, byte for byte, and nothing else
+
+
+def test_a_completed_run_replaces_the_whole_set(tmp_path):
+    for seed in ("1", "2"):
+        r = _run("reproduce", "fig3", "--quick", "--no-progress", "--out", str(tmp_path), "--seed", seed)
+        assert r.returncode == 0, r.stderr
+        snap = _snapshot(tmp_path)
+        assert sorted(snap) == ["fig3.json", "fig3.png", "fig3.svg"]
+        assert json.loads(snap["fig3.json"])["config"]["seed"] == int(seed)
 
 
 def test_truncated_or_corrupted_results_file(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 FIGURES = ("fig2a", "fig3", "fig4")
 
-__all__ = ["FIGURES", "load", "prepare_out_dir", "reproduce", "write_atomic", "save_json", "load_json"]
+__all__ = ["FIGURES", "load", "prepare_out_dir", "reproduce", "write_atomic", "write_set", "save_json", "load_json"]
 
 
 def load(name: str):
@@ -66,9 +66,13 @@ def write_atomic(path, data: bytes) -> Path:
     return path
 
 
+def _json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
 def save_json(path, data: dict) -> Path:
     """Save ``data`` as JSON, atomically."""
-    return write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    return write_atomic(path, _json_bytes(data))
 
 
 def load_json(path) -> dict:
@@ -80,19 +84,75 @@ def load_json(path) -> dict:
         raise ValueError(f"{path}: not a valid JSON results file (truncated or corrupted?): {e}") from None
 
 
+def _pause_for_tests(point: str) -> None:
+    """Test hook: if the environment variable ``ICLBOOK_TEST_PAUSE_AT`` equals ``point``, say so on stderr and
+    wait (up to 60 s) for a signal, so a test can interrupt ``reproduce`` at a known moment instead of after a
+    guessed sleep (``tests/test_reliability.py``). Points: ``compute`` (before the run) and ``write`` (all
+    temporary files written, none renamed into place). Without the variable this does nothing."""
+    if os.environ.get("ICLBOOK_TEST_PAUSE_AT") != point:
+        return
+    import sys
+    import time
+    print(f"iclbook: paused at {point}", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def write_set(files: dict) -> list[Path]:
+    """Write several files as one set: ``files`` maps each target path to its bytes.
+
+    Every file is first written completely to a temporary file beside its target; then all are renamed into
+    place with SIGINT and SIGTERM held back (a signal that arrives meanwhile is delivered right after the
+    last rename). The JSON results are renamed last. An interruption at any moment therefore leaves either
+    the previous set or the complete new one, never a mix, and no temporary file.
+    """
+    import signal
+    tmps = {}
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            tmps[path] = tmp
+            os.fchmod(fd, 0o644)          # mkstemp makes 0600; results are ordinary readable files
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        _pause_for_tests("write")
+        held = {signal.SIGINT, signal.SIGTERM}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            for path in sorted(tmps, key=lambda p: p.suffix == ".json"):    # pictures first, the JSON last
+                os.replace(tmps.pop(path), path)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    finally:
+        for tmp in tmps.values():         # an interrupted write: remove what was not renamed into place
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    return [Path(p) for p in files]
+
+
 def reproduce(name: str, out, *, seed: int = 0, quick: bool = False, progress: bool = False) -> list[Path]:
-    """Run figure ``name``, then write ``<name>.json``, ``<name>.png`` and ``<name>.svg`` into ``out`` atomically."""
+    """Run figure ``name``, then write ``<name>.json``, ``<name>.png`` and ``<name>.svg`` into ``out`` as one
+    set (:func:`write_set`): an interruption leaves the previous set or the complete new one."""
     import io
+    import sys
 
     import matplotlib
     matplotlib.use("Agg")
     mod = load(name)
     out = prepare_out_dir(out)
+    print(f"iclbook: computing {name}{' (quick)' if quick else ''}", file=sys.stderr, flush=True)
+    _pause_for_tests("compute")
     data = mod.run(seed=seed, quick=quick, progress=progress)
     fig = mod.plot(data)
-    paths = [save_json(out / f"{name}.json", data)]
+    files = {out / f"{name}.json": _json_bytes(data)}
     for ext in ("png", "svg"):
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=150 if ext == "png" else None, bbox_inches="tight")
-        paths.append(write_atomic(out / f"{name}.{ext}", buf.getvalue()))
-    return paths
+        files[out / f"{name}.{ext}"] = buf.getvalue()
+    return write_set(files)

@@ -1,12 +1,12 @@
 """Figure 2(a): training loss and in-domain / out-of-domain inference losses of the one-layer model (§4).
 
-The paper's protocol [C]: N = 30, K = 200, d = 100, m = 20, H = 64; Q(0) standard Gaussian, w(0) = 0; Adam
+The paper's protocol (§4): N = 30, K = 200, d = 100, m = 20, H = 64; Q(0) standard Gaussian, w(0) = 0; Adam
 (lr 1e-4), batches of 256 from 10 000 training prompts with λ ~ N(0, I_m); 200 in-domain test prompts
 (λ ~ N(0, I_m)) and 200 out-of-domain ones (λ ~ N(1_m, 4 I_m)); inference loss (1/K)‖ŷ − ŷ⋆‖², averaged over
 the test prompts, with ŷ⋆ the ridge prediction of penalty mτ (Theorem 2, eq. 20).
 
-Not stated by the paper [U]: τ (we use τ = 0.1), the number of iterations (we use 10 000, enough for the
-picture to settle, see ``shared/reference-runs``), whether tokens were normalised (we use unit-norm tokens,
+Not stated by the paper: τ (we use τ = 0.1), the number of iterations (we use 10 000, enough for the
+picture to settle), whether tokens were normalised (we use unit-norm tokens,
 the theory's setting), seeds. Chapter 10 (``book/ch10_inference``) plots the cached full run.
 
 ``run(quick=True)`` (or ``steps=...``) runs the first steps of exactly the same run (same seed, same records),
