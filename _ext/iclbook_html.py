@@ -277,7 +277,7 @@ class ExecTimes(Directive):
         env.note_dependency(str(path))
         if not path.is_file():
             para = nodes.paragraph(text="This build was made without running the tests, so no execution times "
-                                        "were measured: build with `make test` to see them here.")
+                                        "were measured: build with make test to see them here.")
             return [para]
         data = json.loads(path.read_text())
         rows = ["| chapter | cells | seconds |", "|---|---|---|"]
@@ -285,7 +285,7 @@ class ExecTimes(Directive):
             doc = Path(nb).with_suffix("").as_posix()
             rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |")
         rows.append(f"| **all chapters** | | **{data['total_seconds']:.1f}** |")
-        text = [f"Measured {data['measured']} on {data['machine']}, while `make test` ran every chapter under "
+        text = [f"Measured {data['measured']} on {data['machine']}, while make test ran every chapter under "
                 "strict nbval (kernel start included).", ""] + rows
         container = nodes.container()
         self.state.nested_parse(StringList(text), self.content_offset, container)
