@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TORCH_STAMP := $(VENV)/.torch-installed
 
 MATHJAX := .cache/npm/node_modules/mathjax/es5
 
@@ -15,6 +16,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# The optional PyTorch extra (chapter 13's four-layer transformer): only the tests need it.
+$(TORCH_STAMP): $(STAMP) requirements-torch.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
+	touch $(TORCH_STAMP)
+
 # Build the HTML book into _build/html from a clean _build; any Sphinx warning is an error.
 book: $(STAMP)
 	rm -rf _build
@@ -24,9 +30,10 @@ book: $(STAMP)
 $(MATHJAX)/tex-chtml.js:
 	npm install --no-save --no-audit --no-fund --prefix .cache/npm mathjax@3.2.2
 
-# Unit tests and every chapter under strict nbval (stored outputs compared); then the clean -W build with a
-# local MathJax; then the browser test of every page in headless Chromium (skipped, with a message, if absent).
-test: $(STAMP) $(MATHJAX)/tex-chtml.js
+# Unit tests and every chapter under strict nbval (stored outputs compared; chapter 13 and the four-layer
+# tests need the PyTorch extra); then the clean -W build with a local MathJax; then the browser test of every
+# page in headless Chromium (skipped, with a message, if absent).
+test: $(STAMP) $(TORCH_STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest
 	rm -rf _build
 	ICLBOOK_MATHJAX_DIR=$(CURDIR)/$(MATHJAX) $(BIN)/jupyter-book build . -W -n --keep-going
