@@ -27,7 +27,7 @@ from .. import fourlayer as fl
 from ..inference import inference_callback
 from ..model import predict as predict_one_layer
 from ..train import train
-from .provenance import provenance
+from .provenance import git_commit, provenance
 
 __all__ = ["ONE_LAYER", "N_SHOWN", "config", "run", "plot", "model_arrays"]
 
@@ -68,7 +68,7 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
     cfg = config(scale, quick)
     if steps is not None:
         cfg["steps"] = int(steps)
-    t0 = time.perf_counter()
+    t0, commit = time.perf_counter(), git_commit()
     problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
     data = fl.data_for(problem, cfg, seed=seed)
     h = fl.train_fourlayer(cfg, seed=seed, tokens=tokens, device=device, threads=threads, problem=problem,
@@ -107,14 +107,15 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
             "shown_predictions": {k: predict_one_layer(problem, h1.Q, h1.w, y).tolist() for k, y in shown.items()},
         }
     out["provenance"] = provenance(seconds=time.perf_counter() - t0, device=device, threads=threads,
-                                   command=command)
+                                   command=command, commit=commit)
     out["_arrays"] = model_arrays(h.model)
     return out
 
 
 def plot(data: dict, fig=None):
     """Left: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Right (log scale): the
-    in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations."""
+    in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations (dashed: the
+    one-layer model's, when the run has them)."""
     import matplotlib.pyplot as plt
 
     from ..plotting import COLORS, use_book_style
@@ -134,9 +135,15 @@ def plot(data: dict, fig=None):
     ax1.legend()
     ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference loss, in-domain")
     ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference loss, out-of-domain")
+    if "one_layer" in data:
+        one = data["one_layer"]
+        ax2.semilogy(one["step"], one["inference_in"], "--", lw=0.9, color=COLORS["ridge"],
+                     label=f"one layer (eq. 8, H={one['H']}), in-domain")
+        ax2.semilogy(one["step"], one["inference_ood"], "--", lw=0.9, color=COLORS["ood"],
+                     label="one layer, out-of-domain")
     ax2.set_xlabel("Adam iteration")
     ax2.set_ylabel(r"$\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
-    ax2.legend()
+    ax2.legend(fontsize=7.5)
     c = data["config"]
     fig.suptitle(f"Figure 2(b), {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}, "
                  f"H={c['H']}; N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, τ={c['tau']:g}; "

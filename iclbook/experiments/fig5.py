@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from .. import fourlayer as fl
-from .provenance import machine, provenance
+from .provenance import git_commit, machine, provenance
 
 __all__ = ["H_GRID_PAPER", "H_GRID_REDUCED", "config", "run", "measure_speed", "at_budget", "plot"]
 
@@ -79,16 +79,17 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
         command: str | None = None) -> dict:
     """Part 1 (fixed steps per H) and, unless ``speed=False``, part 2 (steps per second per H)."""
     cfg = config(scale, quick)
-    t0 = time.perf_counter()
+    t0, commit = time.perf_counter(), git_commit()
     problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
     runs = [run_one(cfg, H, seed=seed, tokens=tokens, device=device, threads=threads, progress=progress)
             for H in cfg["H_grid"]]
     out = {"figure": "fig5", "scale": "quick" if quick else scale, "config": cfg, "seed": int(seed),
            "tokens": tokens, "L_star": float(problem.L_star), "runs": runs}
     if speed:
-        out["speed"] = measure_speed(cfg, seed=seed, tokens=tokens, device=device, threads=threads)
+        out["speed"] = measure_speed(cfg, seed=seed, tokens=tokens, device=device, threads=threads,
+                                     steps=2 if quick else 10, repeats=1 if quick else 3)
     out["provenance"] = provenance(seconds=time.perf_counter() - t0, device=device, threads=threads,
-                                   command=command)
+                                   command=command, commit=commit)
     return out
 
 
@@ -156,7 +157,6 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     ax1.set_xscale("log", base=2)
     ax1.set_xlabel("number of heads H")
     ax1.legend(fontsize=7.5)
-    ax2.axhline(data["L_star"], ls="--", color="#d62728", lw=0.8)
     ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
     ax2.legend(fontsize=7.5, ncol=2)
     c = data["config"]

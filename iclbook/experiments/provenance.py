@@ -36,13 +36,14 @@ def git_commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
-def provenance(*, seconds: float, device: str = "cpu", threads=None, command: str | None = None) -> dict:
-    """A provenance record for a results file."""
+def provenance(*, seconds: float, device: str = "cpu", threads=None, command: str | None = None,
+               commit: str | None = None) -> dict:
+    """A provenance record for a results file; ``commit``: the one taken when the run started (default: now)."""
     from .. import __version__
     out = {
         "command": command if command is not None else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "iclbook_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": commit if commit is not None else git_commit(),
         "python": platform.python_version(),
         "machine": machine(),
         "device": device,
