@@ -37,11 +37,11 @@ _STEPS = {"paper": 2_000, "reduced": 200}
 
 def config(scale: str = "paper", quick: bool = False) -> dict:
     """The configuration: the four-layer protocol at ``scale`` with its H grid and step count per H
-    (``quick``: three H of the reduced grid, :data:`~iclbook.fourlayer.QUICK_STEPS` steps each)."""
+    (``quick``: two H of the reduced grid, :data:`~iclbook.fourlayer.QUICK_STEPS` steps each)."""
     if scale not in ("paper", "reduced"):
         raise ValueError(f"scale must be 'paper' or 'reduced', got {scale!r}")
     if quick:
-        return dict(fl.REDUCED, H_grid=[1, 4, 16], steps=fl.QUICK_STEPS)
+        return dict(fl.REDUCED, H_grid=[1, 16], steps=fl.QUICK_STEPS)
     base = fl.PAPER if scale == "paper" else fl.REDUCED
     grid = H_GRID_PAPER if scale == "paper" else H_GRID_REDUCED
     return dict(base, H_grid=list(grid), steps=_STEPS[scale], record_every=base["record_every"] // 2)
