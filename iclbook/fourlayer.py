@@ -199,12 +199,15 @@ class FourLayerHistory:
 
 
 @contextlib.contextmanager
-def _torch_settings(threads):
-    """Deterministic algorithms and a fixed thread count for the duration of a run; restored afterwards."""
+def _torch_settings(threads, device="cpu"):
+    """Deterministic algorithms and a fixed thread count for the duration of a run; restored afterwards.
+
+    On a GPU, some kernels have no deterministic version (and cuBLAS needs CUBLAS_WORKSPACE_CONFIG): there
+    PyTorch only warns, and runs are reproducible only approximately."""
     torch = require_torch()
     det, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     nth = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=(device != "cpu"))
     if threads is not None:
         torch.set_num_threads(int(threads))
     try:
@@ -249,7 +252,7 @@ def train_fourlayer(cfg: dict, *, seed: int = 0, tokens: str = "gaussian", steps
     star = {name: ridge_predict(problem, data[name], reg) for name in ("test_in", "test_ood")}
     hist = FourLayerHistory(config=cfg, L_star=float(problem.L_star))
     rec = {k: [] for k in ("step", "train_loss", "train_loss_se", "batch_loss", "inference_in", "inference_ood")}
-    with _torch_settings(threads if device == "cpu" else None) as torch:
+    with _torch_settings(threads if device == "cpu" else None, device) as torch:
         model = build_model(problem.d, d_model=cfg["d_model"], d_ff=cfg["d_ff"], H=cfg["H"],
                             n_layers=cfg["n_layers"], seed=seed).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
@@ -330,7 +333,7 @@ def steps_per_second(cfg: dict, H: int, *, steps: int = 10, warmup: int = 2, see
     problem = problem_for(cfg, seed=seed, tokens=tokens)
     rng = np.random.default_rng([seed, 5])
     _, y = sample_prompts(problem, cfg["batch"], rng=rng)
-    with _torch_settings(threads if device == "cpu" else None) as torch:
+    with _torch_settings(threads if device == "cpu" else None, device) as torch:
         model = build_model(problem.d, d_model=cfg["d_model"], d_ff=cfg["d_ff"], H=int(H),
                             n_layers=cfg["n_layers"], seed=seed).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
