@@ -1,7 +1,7 @@
 """Beyond one layer: the paper's four-layer transformer (§4, Figures 2(b) and 5), in PyTorch.
 
 The paper trains "a standard transformer" (Vaswani et al. 2017) with 4 layers, d_model = 256, d_ff = 512
-on the same prompts as the one-layer model, but does not say how it reads the prompt or emits ŷ [U].
+on the same prompts as the one-layer model, but does not say how it reads the prompt or emits ŷ.
 The wiring here is the book's choice (chapter ``book/ch13_four_layer``):
 
 - the prompt embedding E of eq. (4), read as K tokens of width d + 1: token k is (v_k, y_k) for k ≤ N and
@@ -38,7 +38,7 @@ __all__ = ["PAPER", "REDUCED", "QUICK_STEPS", "TOKENS", "FourLayerHistory", "req
            "build_model", "predict", "problem_for", "data_for", "train_fourlayer", "steps_per_second",
            "check_device"]
 
-#: The paper's four-layer protocol (§4) [C], except the step count, τ and the evaluation sizes [U, ours].
+#: The paper's four-layer protocol (§4), except the step count, τ and the evaluation sizes (not stated; ours).
 #: Records fall at step 0, at the ``early_records`` steps and every ``record_every`` steps (and the last).
 PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, n_layers=4, d_model=256, d_ff=512, H=8, lr=1e-4, batch=256,
              n_train=10_000, n_test=200, n_eval=2_000, ood_mean=1.0, ood_std=2.0, steps=5_000, record_every=50,

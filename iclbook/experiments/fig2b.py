@@ -1,9 +1,9 @@
 """Figure 2(b): training loss and in-domain / out-of-domain inference losses of the four-layer transformer (§4).
 
-The paper's protocol [C]: a standard 4-layer transformer, d_model = 256, d_ff = 512, H = 8 heads; N = 30,
+The paper's protocol (§4): a standard 4-layer transformer, d_model = 256, d_ff = 512, H = 8 heads; N = 30,
 K = 200, d = 100, m = 20; Adam (lr 1e-4), batches of 256 from 10 000 training prompts (λ ~ N(0, I_m));
 200 in-domain and 200 out-of-domain (λ ~ N(1_m, 4 I_m)) test prompts; inference loss (1/K)‖ŷ − ŷ⋆‖².
-Not stated [U]: how the model reads the prompt (the book's wiring: :mod:`iclbook.fourlayer`), τ (0.1, as for
+Not stated by the paper: how the model reads the prompt (the book's wiring: :mod:`iclbook.fourlayer`), τ (0.1, as for
 Figure 2(a)), the number of steps, seeds. Tokens: ``"gaussian"`` (raw standard Gaussian, the paper's §4,
 the default) or ``"unit"`` (unit norm, the theory's §2).
 
@@ -143,9 +143,14 @@ def plot(data: dict, fig=None):
                      label="one layer, out-of-domain")
     ax2.set_xlabel("Adam iteration")
     ax2.set_ylabel(r"$\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
-    ax2.legend(fontsize=7.5)
+    lows = [v for key in ("inference_in", "inference_ood") for v in data[key] if v is not None]
+    if "one_layer" in data:
+        lows += [v for v in data["one_layer"]["inference_in"] if v is not None]
+    if lows and min(lows) > 0:
+        ax2.set_ylim(bottom=min(lows) / 6)                     # room for the legend below the curves
+    ax2.legend(loc="lower left")
     c = data["config"]
     fig.suptitle(f"Figure 2(b), {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}, "
-                 f"H={c['H']}; N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, τ={c['tau']:g}; "
-                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}", fontsize=8.5)
+                 f"H={c['H']}\nN={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, τ={c['tau']:g}; "
+                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
     return fig

@@ -1,9 +1,9 @@
 """Figure 5: the four-layer transformer for several numbers of heads H under a wall-clock budget (§4).
 
-The paper [C]: the four-layer model of Figure 2(b) trained for 100 s of wall-clock time for each H;
+The paper (§4): the four-layer model of Figure 2(b) trained for 100 s of wall-clock time for each H;
 (a) the final training and inference losses against H, smallest at H = 4; (b) the curves within the
 budget: a larger H completes fewer iterations, and H = 32 and 64 descend more slowly. The H grid, the
-hardware and τ are not stated [U].
+hardware and τ are not stated.
 
 A wall-clock budget makes the curves depend on the machine. Here the figure is built from two parts:
 
@@ -138,28 +138,27 @@ def plot(data: dict, fig=None, speed: dict | None = None):
         ax1.semilogy(b["H"], b["train_loss"], "o-", color="k", label="training loss")
         ax1.semilogy(b["H"], b["inference_in"], "s--", color="#2ca02c", label="inference loss, in-domain")
         ax1.semilogy(b["H"], b["inference_ood"], "^:", color="#8c564b", label="inference loss, out-of-domain")
-        ax1.set_title(f"(a) after {b['budget']:.0f} s of training", fontsize=9)
+        ax1.set_title(f"(a) after {b['budget']:.0f} s of training")
         for r, sec in zip(runs, b["seconds"]):
             sec = np.asarray(sec)
             keep = sec <= b["budget"] * (1 + 1e-9)
             ax2.semilogy(sec[keep], np.asarray(r["train_loss"], dtype=float)[keep], color=cols[r["H"]],
                          label=f"H = {r['H']}")
-        ax2.set_xlabel(f"seconds on {speed['machine']} ({speed['device']}, {speed['threads']} threads)",
-                       fontsize=7.5)
-        ax2.set_title("(b) training loss within the budget", fontsize=9)
+        ax2.set_xlabel(f"seconds on {speed['machine']}\n({speed['device']}, {speed['threads']} thread(s))")
+        ax2.set_title("(b) training loss within the budget")
     else:
         last = [r["train_loss"][-1] for r in runs]
         ax1.semilogy([r["H"] for r in runs], last, "o-", color="k", label="training loss")
-        ax1.set_title("(a) after a fixed number of steps", fontsize=9)
+        ax1.set_title("(a) after a fixed number of steps")
         for r in runs:
             ax2.semilogy(r["step"], r["train_loss"], color=cols[r["H"]], label=f"H = {r['H']}")
         ax2.set_xlabel("Adam iteration")
     ax1.set_xscale("log", base=2)
     ax1.set_xlabel("number of heads H")
-    ax1.legend(fontsize=7.5)
+    ax1.legend()
     ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
-    ax2.legend(fontsize=7.5, ncol=2)
+    ax2.legend(ncol=2)
     c = data["config"]
     fig.suptitle(f"Figure 5, {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}; "
-                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}", fontsize=8.5)
+                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
     return fig
