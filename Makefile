@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TORCH_STAMP := $(VENV)/.torch-installed
 
 MATHJAX := .cache/npm/node_modules/mathjax/es5
 
@@ -19,6 +20,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional PyTorch extra (chapter 13's four-layer transformer): only the tests need it.
+$(TORCH_STAMP): $(STAMP) requirements-torch.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
+	touch $(TORCH_STAMP)
 
 # Build the HTML book into _build/html from a clean _build; any Sphinx warning is an error.
 book: $(STAMP)
@@ -43,11 +49,11 @@ pdf-build:
 $(MATHJAX)/tex-chtml.js:
 	npm install --no-save --no-audit --no-fund --prefix .cache/npm mathjax@3.2.2
 
-# Unit tests and every chapter under strict nbval (stored outputs compared), and the chapters once more under a
-# second BLAS kernel with one thread; then, from a clean _build, the PDF (-W) and its pdftotext test; then the -W
-# HTML build with a local MathJax, which links to the PDF; then the browser test of every page in headless
-# Chromium (skipped, with a message, if absent).
-test: $(STAMP) $(MATHJAX)/tex-chtml.js
+# Unit tests and every chapter under strict nbval (stored outputs compared; chapter 13 and the four-layer
+# tests need the PyTorch extra), and the chapters once more under a second BLAS kernel with one thread; then, from
+# a clean _build, the PDF (-W) and its pdftotext test; then the -W HTML build with a local MathJax, which links to
+# the PDF; then the browser test of every page in headless Chromium (skipped, with a message, if absent).
+test: $(STAMP) $(TORCH_STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest
 	# every chapter again under strict nbval with another OpenBLAS kernel and one thread: a stored output that
 	# depends on round-off fails here instead of on a reader's machine
