@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 MATHJAX := .cache/npm/node_modules/mathjax/es5
 
-.PHONY: install book test clean
+.PHONY: install book test lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,19 @@ $(MATHJAX)/tex-chtml.js:
 	npm install --no-save --no-audit --no-fund --prefix .cache/npm mathjax@3.2.2
 
 # Unit tests and every chapter under strict nbval (stored outputs compared); then the clean -W build with a
-# local MathJax; then the browser test of every page in headless Chromium (skipped, with a message, if absent).
+# local MathJax; then the browser test of every page in headless Chromium (skipped, with a message, if absent);
+# then the chapters with widgets run live in JupyterLab, driven in the same Chromium (tests/lab).
 test: $(STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest
 	rm -rf _build
 	ICLBOOK_MATHJAX_DIR=$(CURDIR)/$(MATHJAX) $(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m pytest tests/browser
+	$(BIN)/python -m pytest tests/lab
+
+# Run the chapters yourself: JupyterLab on the book's folder (Ctrl-C twice to stop). Root, as in a
+# container, must say so to Jupyter.
+lab: $(STAMP)
+	$(BIN)/jupyter lab book$(if $(filter 0,$(shell id -u)), --allow-root)
 
 clean:
 	rm -rf _build .pytest_cache
