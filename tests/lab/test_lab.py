@@ -7,6 +7,8 @@ Chromium, clears the stored outputs and runs all cells, then checks:
 - every code cell has run, and no output (nor any widget's output area) holds an error;
 - no widget failed to render ("Error displaying widget");
 - the chapter ran within the book's budget of 60 s per chapter;
+- the widget's picture at its starting values is one of the chapter's static figures (byte for byte), so
+  the live and the static pictures have not drifted apart;
 - moving a slider of the chapter's widget (a key press on its handle, as a reader would) redraws the widget's
   figure: the image after differs from the image before.
 
@@ -286,6 +288,12 @@ def test_chapter_runs_live_with_working_widgets(lab, browser, chapter):
         img = box.locator(".widget-output img").first
         img.wait_for(timeout=30000)
         before = img.get_attribute("src")
+        # the widget's picture at its starting values is one of the chapter's static figures (the same
+        # drawing function on the same data gives the same PNG): the live and static pictures agree
+        static = page.evaluate("""() => [...window.__panel.content.node.querySelectorAll('.jp-OutputArea-output img')]
+            .filter(im => !im.closest('.jupyter-widgets')).map(im => im.src)""")
+        assert before in static, (f"the widget's starting picture matches none of the chapter's {len(static)} "
+                                  "static figures: the live and the static pictures differ")
         readout = box.locator(".widget-slider .widget-readout").first
         value = readout.inner_text()
         handle = box.locator(".widget-slider .noUi-handle").first
