@@ -13,7 +13,8 @@ Chromium, clears the stored outputs and runs all cells, then checks:
   figure: the image after differs from the image before.
 
 Nothing is saved: autosave is off and the test never saves, so the notebooks and the book's folder are left
-exactly as they were (checked). JupyterLab's settings, workspaces and runtime files go to a temporary folder,
+exactly as they were (checked). JupyterLab's settings, workspaces, runtime files and the checkpoint it makes of
+a notebook it opens go to a temporary folder,
 and it fetches nothing from the network (news, update check and the extension manager's index are off;
 the browser may reach 127.0.0.1 only). The server is shut down through its API, also when a check fails, and
 the teardown fails if the server or a kernel is still running afterwards. One screenshot per chapter goes to
@@ -115,7 +116,8 @@ def _processes_mentioning(text: str):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("jupyterlab")
-    dirs = {name: tmp / name for name in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
+    dirs = {name: tmp / name for name in ("config", "data", "runtime", "settings", "workspaces", "ipython",
+                                          "checkpoints")}
     for d in dirs.values():
         d.mkdir()
     for plugin, values in SETTINGS.items():
@@ -132,6 +134,8 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen(
         [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={BOOK}",
+         # JupyterLab makes a checkpoint of a notebook when it opens it: keep it out of book/
+         f"--FileCheckpoints.checkpoint_dir={dirs['checkpoints']}",
          "--ServerApp.terminals_enabled=False", "--expose-app-in-browser", "--allow-root",
          "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          "--LabApp.extension_manager=readonly"],
