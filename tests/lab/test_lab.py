@@ -14,11 +14,11 @@ Chromium, clears the stored outputs and runs all cells, then checks:
 
 Nothing is saved: autosave is off and the test never saves, so the notebooks and the book's folder are left
 exactly as they were (checked). JupyterLab's settings, workspaces, runtime files and the checkpoint it makes of
-a notebook it opens go to a temporary folder,
-and it fetches nothing from the network (news, update check and the extension manager's index are off;
-the browser may reach 127.0.0.1 only). The server is shut down through its API, also when a check fails, and
-the teardown fails if the server or a kernel is still running afterwards. One screenshot per chapter goes to
-_build/screenshots/lab/. Without Chromium the test is skipped with a message, as the browser test is.
+a notebook it opens go to a temporary folder, and it fetches nothing from the network (news, update check and
+the extension manager's index are off; the browser may reach 127.0.0.1 only). The server is shut down through
+its API, also when a check fails, and the teardown fails if the server or a kernel is still running afterwards.
+One screenshot per chapter goes to _build/screenshots/lab/. Without Chromium the test is skipped with a
+message, as the browser test is.
 """
 from __future__ import annotations
 
