@@ -12,7 +12,7 @@ MATHJAX := .cache/npm/node_modules/mathjax/es5
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk \
                 fonts-freefont-otf fonts-dejavu-core librsvg2-bin poppler-utils
 
-.PHONY: install book pdf pdf-build test clean
+.PHONY: install book pdf pdf-build test lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,8 @@ $(MATHJAX)/tex-chtml.js:
 # Unit tests and every chapter under strict nbval (stored outputs compared; chapter 13 and the four-layer
 # tests need the PyTorch extra), and the chapters once more under a second BLAS kernel with one thread; then, from
 # a clean _build, the PDF (-W) and its pdftotext test; then the -W HTML build with a local MathJax, which links to
-# the PDF; then the browser test of every page in headless Chromium (skipped, with a message, if absent).
+# the PDF; then the browser test of every page in headless Chromium (skipped, with a message, if absent); then the
+# chapters with widgets run live in JupyterLab, driven in the same Chromium (tests/lab).
 test: $(STAMP) $(TORCH_STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest
 	# every chapter again under strict nbval with another OpenBLAS kernel and one thread: a stored output that
@@ -64,6 +65,12 @@ test: $(STAMP) $(TORCH_STAMP) $(MATHJAX)/tex-chtml.js
 	$(BIN)/python -m pytest tests/pdf
 	ICLBOOK_MATHJAX_DIR=$(CURDIR)/$(MATHJAX) $(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m pytest tests/browser
+	$(BIN)/python -m pytest tests/lab
+
+# Run the chapters yourself: JupyterLab on the book's folder (Ctrl-C twice to stop). Root, as in a
+# container, must say so to Jupyter.
+lab: $(STAMP)
+	$(BIN)/jupyter lab book$(if $(filter 0,$(shell id -u)), --allow-root)
 
 clean:
 	rm -rf _build .pytest_cache
