@@ -155,9 +155,15 @@ def _purge_names(app, env, docname):
 
 
 def _fix_doctree(app, doctree, docname):
-    """Unique proof ids and titles; unique statement-body ids; references to unnumbered statements by name."""
+    """Unique proof ids and titles; unique statement-body and exercise/solution-body ids (sphinx-proof and
+    sphinx-exercise give every body the same id, so a toggle acts on the first one of the page); solution ids
+    without "/" (sphinx-exercise puts the document's path in them, which breaks the toggle's CSS selector);
+    references to unnumbered statements by name."""
+    for node in doctree.findall(nodes.admonition):
+        if "solution" in node["classes"]:
+            node["ids"] = [i.replace("/", "-") for i in node["ids"]]
     for node in doctree.findall(nodes.section):
-        if node["ids"] == ["proof-content"]:
+        if node["ids"] in (["proof-content"], ["exercise-content"], ["solution-content"]):
             owner = node.parent
             base = (owner["ids"] or ["statement"])[0] if owner is not None else "statement"
             node["ids"] = [f"{base}-content"]
