@@ -159,9 +159,15 @@ def _fix_doctree(app, doctree, docname):
     sphinx-exercise give every body the same id, so a toggle acts on the first one of the page); solution ids
     without "/" (sphinx-exercise puts the document's path in them, which breaks the toggle's CSS selector);
     references to unnumbered statements by name."""
-    for node in doctree.findall(nodes.admonition):
-        if "solution" in node["classes"]:
+    for node in doctree.findall(nodes.Element):        # sphinx-exercise's own node class, not an admonition
+        if "solution" in node.get("classes", []):
             node["ids"] = [i.replace("/", "-") for i in node["ids"]]
+            # its title links to the exercise, so a click on "Solution to Exercise 7.1" jumped away instead of
+            # opening the solution: keep the words, drop the link (the exercise is right above)
+            title = node.next_node(nodes.title)
+            if title is not None:
+                for ref in list(title.findall(nodes.reference)):
+                    ref.replace_self(ref.children)
     for node in doctree.findall(nodes.section):
         if node["ids"] in (["proof-content"], ["exercise-content"], ["solution-content"]):
             owner = node.parent
