@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 MATHJAX := .cache/npm/node_modules/mathjax/es5
 
-.PHONY: install book test clean
+.PHONY: install book test clean mutation
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,16 @@ test: $(STAMP) $(MATHJAX)/tex-chtml.js
 	ICLBOOK_MATHJAX_DIR=$(CURDIR)/$(MATHJAX) $(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python -m pytest tests/browser
 
+# Mutation testing (not part of `make test`): every mutant of the core numerical modules (model, ridge, theory,
+# problem) and of Adam's update, against the unit tests selected in pyproject.toml's [tool.mutmut]; a fresh run
+# (the mutants/ folder is rebuilt), two workers, one BLAS thread each. Prints the score at the end.
+MUTANTS := 'iclbook.model.*' 'iclbook.ridge.*' 'iclbook.theory.*' 'iclbook.problem.*' 'iclbook.train.x__adam_update__*'
+
+mutation: $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -rf mutants
+	OPENBLAS_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python tests/mutation_score.py $(MUTANTS)
+
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache mutants

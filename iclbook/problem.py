@@ -271,7 +271,7 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
         return Problem(V, Zt, N, tau)
     V = rng.standard_normal((d, K))
     if unit_tokens:
-        V /= np.linalg.norm(V, axis=0, keepdims=True)
+        V /= np.linalg.norm(V, axis=0, keepdims=True)  # pragma: no mutate (equivalent: without keepdims the (K,) norms broadcast over the columns just the same)
     if isinstance(features, str):
         if features != "gaussian":
             raise ValueError(f"features must be 'gaussian', 'fourier' or a callable, got {features!r}")

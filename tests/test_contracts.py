@@ -229,3 +229,118 @@ def test_ridge_overflow_is_a_clean_error():
     with pytest.raises(ValueError, match=_exact(
             "reg = 0 needs Z Zᵀ invertible (N ≥ m, Z of full row rank); use reg > 0")):
         ic.ridge_predict(ic.make_problem(12, 4, 6, 5, 0.1), np.ones(4), 0)
+
+
+# ---- parameters, labels and initialization -------------------------------------------------------------
+
+def test_check_params_messages(setup):
+    p, Q, w, _ = setup
+    f = ic.population_loss
+    for bad in ([[["a"] * 6] * 6], [[[{}] * 6] * 6]):
+        with pytest.raises(ValueError, match=_exact("Q must be a real array of shape (H, d, d)")):
+            f(p, bad, w)
+    for bad in (Q[:0], Q[:, :5], Q[0]):
+        with pytest.raises(ValueError, match=_exact(f"Q must have shape (H, d, d) = (H, 6, 6), got {bad.shape}")):
+            f(p, bad, w)
+    Qn = Q.copy()
+    Qn[1, 2, 3] = -np.inf
+    with pytest.raises(ValueError, match=_exact("Q contains NaN or infinite entries")):
+        f(p, Qn, w)
+    for bad in ([["a"] * p.K] * 3, [[{}] * p.K] * 3):
+        with pytest.raises(ValueError, match=_exact("w must be a real array of shape (H, K)")):
+            f(p, Q, bad)
+    with pytest.raises(ValueError, match=_exact("w must have shape (H, K) = (3, 12), got (2, 12)")):
+        f(p, Q, w[:2])
+    wn = w.copy()
+    wn[0, 0] = np.nan
+    with pytest.raises(ValueError, match=_exact("w contains NaN or infinite entries")):
+        f(p, Q, wn)
+    # one head, and integer parameters, are fine
+    assert f(p, np.ones((1, 6, 6), dtype=int), np.ones((1, p.K), dtype=int)) == pytest.approx(
+        f(p, np.ones((1, 6, 6)), np.ones((1, p.K))), rel=1e-15)
+
+
+def test_prompt_label_messages(setup):
+    p, Q, w, _ = setup
+    for bad in (["a"] * p.N, [{}] * p.N):
+        with pytest.raises(ValueError, match=_exact("y must be a real array of labels")):
+            ic.predict(p, Q, w, bad)
+    with pytest.raises(ValueError, match=_exact("y contains NaN or infinite entries")):
+        ic.predict(p, Q, w, [1.0, np.nan, 0.0, 0.0])
+    with pytest.raises(ValueError, match=_exact("y must have shape (N,), (K,), (n, N) or (n, K) with N = 4, K = 12; got (5,)")):
+        ic.predict(p, Q, w, np.ones(5))
+    np.testing.assert_allclose(ic.predict(p, Q, w, [1, 2, 3, 4]), ic.predict(p, Q, w, [1.0, 2.0, 3.0, 4.0]), rtol=1e-15)
+
+
+def test_init_params_messages_and_law(small):
+    rng = np.random.default_rng(0)
+    for H in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match=_exact(f"H (number of heads) must be a positive integer, got {H!r}")):
+            ic.init_params(small, H, rng=rng)
+    with pytest.raises(ValueError, match=_exact("rng must be a numpy.random.Generator (e.g. np.random.default_rng(0))")):
+        ic.init_params(small, 2, rng=0)
+    for beta in (0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(ValueError, match=_exact(
+                f"beta (initialization scale, Prop. 1) must be finite and > 0, got {beta!r}")):
+            ic.init_params(small, 2, rng=rng, beta=beta)
+    # Q(0) = β·(standard normals of rng, in order), w(0) = 0
+    Q, w = ic.init_params(small, np.int64(3), rng=np.random.default_rng(4), beta=0.25)
+    np.testing.assert_array_equal(Q, 0.25 * np.random.default_rng(4).standard_normal((3, 6, 6)))
+    np.testing.assert_array_equal(w, np.zeros((3, small.K)))
+    Q1, _ = ic.init_params(small, 1, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(Q1, np.random.default_rng(4).standard_normal((1, 6, 6)))
+
+
+# ---- the problem ----------------------------------------------------------------------------------------
+
+def test_derived_matrices_are_read_only(small):
+    for name in ("VN", "VNT", "VT", "Z", "Zbar2", "Zbar", "A", "c"):
+        arr = getattr(small, name)
+        with pytest.raises(ValueError, match="read-only"):
+            arr.flat[0] = 1.0
+
+
+def test_make_problem_messages_and_defaults():
+    for kw, shown in ((dict(K=0), "K must be a positive integer, got 0"),
+                      (dict(N=2.5), "N must be a positive integer, got 2.5"),
+                      (dict(d=True), "d must be a positive integer, got True"),
+                      (dict(m=-1), "m must be a positive integer, got -1"),
+                      (dict(features="fourier"), "features='fourier' needs tokens on the unit circle, d = 2; got d = 6"),
+                      (dict(features="sobol"), "features must be 'gaussian', 'fourier' or a callable, got 'sobol'"),
+                      (dict(features=3), "features must be 'gaussian', 'fourier' or a callable, got 3"),
+                      (dict(features=lambda v: v[:2]), "features returned vectors of length 2, but m = 3")):
+        args = dict(K=12, N=4, d=6, m=3, tau=0.1) | kw
+        with pytest.raises(ValueError, match=_exact(shown)):
+            ic.make_problem(**args)
+    a, b = ic.make_problem(12, 4, 6, 3, 0.1), ic.make_problem(12, 4, 6, 3, 0.1, seed=0)
+    np.testing.assert_array_equal(a.V, b.V)
+    np.testing.assert_array_equal(a.Zt, b.Zt)
+    assert a.unit_tokens is True
+    raw = ic.make_problem(12, 4, 6, 3, 0.1, unit_tokens=False)
+    assert raw.unit_tokens is False
+    assert not np.allclose(np.linalg.norm(raw.V, axis=0), 1.0)
+    np.testing.assert_allclose(a.V, raw.V / np.linalg.norm(raw.V, axis=0), rtol=1e-15)
+
+
+def test_make_problem_with_callable_features():
+    """features = f: R^d → R^m applied to each token (any array shape holding m numbers)."""
+    f = lambda v: np.array([[v[0]], [v[0] * v[1]], [1.0 + v[2] ** 2]])            # shape (3, 1)
+    p = ic.make_problem(9, 3, 4, 3, 0.2, seed=5, features=f)
+    assert p.Zt.shape == (3, 9)
+    for k in range(9):
+        v = p.V[:, k]
+        np.testing.assert_allclose(p.Zt[:, k], [v[0], v[0] * v[1], 1.0 + v[2] ** 2], rtol=1e-15)
+    np.testing.assert_array_equal(p.V, ic.make_problem(9, 3, 4, 3, 0.2, seed=5).V)   # the same tokens
+
+
+def test_fourier_problem_tokens_are_uniform_on_the_circle():
+    """features="fourier": angles uniform on [0, 2π) (four quarter-circles, each 1/4 ± 5 standard errors),
+    unit tokens, and f = the Fourier basis of each token's angle."""
+    K = 20_000
+    p = ic.make_problem(K, 3, 2, 5, 0.1, seed=2, features="fourier")
+    theta = np.mod(np.arctan2(p.V[1], p.V[0]), 2 * np.pi)
+    counts = np.histogram(theta, bins=4, range=(0, 2 * np.pi))[0] / K
+    assert np.all(np.abs(counts - 0.25) < 5 * math.sqrt(0.25 * 0.75 / K))
+    assert np.all(theta < 2 * np.pi) and np.mean(theta < 0.5) > 0.05
+    np.testing.assert_allclose(np.linalg.norm(p.V, axis=0), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(p.Zt[:, :50], ic.fourier_basis(theta[:50], 5), rtol=1e-12, atol=1e-12)
