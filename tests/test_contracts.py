@@ -344,3 +344,69 @@ def test_fourier_problem_tokens_are_uniform_on_the_circle():
     assert np.all(theta < 2 * np.pi) and np.mean(theta < 0.5) > 0.05
     np.testing.assert_allclose(np.linalg.norm(p.V, axis=0), 1.0, rtol=1e-14)
     np.testing.assert_allclose(p.Zt[:, :50], ic.fourier_basis(theta[:50], 5), rtol=1e-12, atol=1e-12)
+
+
+def _tokens(d=6, K=12, seed=0):
+    V = np.random.default_rng(seed).standard_normal((d, K))
+    return V / np.linalg.norm(V, axis=0)
+
+
+def test_problem_messages():
+    V, Zt = _tokens(), np.random.default_rng(1).standard_normal((3, 12))
+    for kw, shown in (
+        (dict(V=[["a"]]), "V (the dictionary, d×K) must be a real 2-D array (could not convert string to float: 'a')"),
+        (dict(V=V[:, :, None]), "V (the dictionary, d×K) must be a 2-D array, got shape (6, 12, 1)"),
+        (dict(V=np.zeros((6, 0))), "V (the dictionary, d×K) must not be empty, got shape (6, 0)"),
+        (dict(Zt=np.where(np.eye(3, 12) > 0, np.nan, Zt)), "Zt (the representations f(v_k), m×K) contains NaN or infinite entries"),
+        (dict(Zt=np.full((3, 12), -2e100)), "Zt (the representations f(v_k), m×K) has entries above 1e+100 in absolute value: "
+                                            "Z̄² and the scores would overflow"),
+        (dict(Zt=Zt[:, :10]), "V has 12 tokens (columns) but Zt has 10: both must be K columns"),
+        (dict(N=4.0), "N (prompt length) must be an integer, got 4.0"),
+        (dict(N=0), "N (prompt length) must be at least 1, got 0"),
+        (dict(N=12), "N (prompt length) must be smaller than K = 12 (the paper's N < K: some tokens are unseen), got N = 12"),
+        (dict(tau="x"), "tau (noise level) must be a number, got 'x'"),
+        (dict(tau=None), "tau (noise level) must be a number, got None"),
+        (dict(tau=0.0), "tau (noise level) must be finite and > 0 (eq. 1; Z̄ = (ZᵀZ + mτI)^(1/2) must be invertible), got 0.0"),
+        (dict(tau=np.inf), "tau (noise level) must be finite and > 0 (eq. 1; Z̄ = (ZᵀZ + mτI)^(1/2) must be invertible), got inf"),
+        (dict(V=V * np.where(np.arange(12) == 3, 1.5, 1.0)),
+         "V: tokens must have unit norm (paper §2, ‖v_k‖ = 1); token 3 has norm 1.5. Normalise the columns or pass unit_tokens=False"),
+        (dict(V=V[:, [0, 1, 0] + list(range(3, 12))]),
+         "V: the prompt tokens v_1..v_N violate Assumption 3: no coordinate takes pairwise-distinct values on them "
+         "(are two prompt tokens equal?)"),
+        (dict(tau=1e-300), "tau = 1e-300 is too small for these features: Z̄² = ZᵀZ + mτI is numerically singular "
+                           "(condition number > 1e+12; eq. 12 needs it invertible). Increase tau or rescale Zt"),
+    ):
+        args = dict(V=V, Zt=Zt, N=4, tau=0.1) | kw
+        with pytest.raises(ValueError, match=_exact(shown)):
+            ic.Problem(**args)
+
+
+def test_problem_accepts_the_boundaries():
+    """Values at the edge of each check are accepted, and the stored fields are the converted ones."""
+    V, Zt = _tokens(), np.random.default_rng(1).standard_normal((3, 12))
+    p = ic.Problem(V.tolist(), Zt.astype(np.float32), np.int64(4), 1)
+    assert p.V.dtype == p.Zt.dtype == np.float64 and type(p.N) is int and type(p.tau) is float
+    assert (p.K, p.d, p.m, p.N, p.tau) == (12, 6, 3, 4, 1.0)
+    assert not p.V.flags.writeable and not p.Zt.flags.writeable
+    ic.Problem(V * (1 + 5e-9), Zt, 4, 0.1)                               # within the unit-norm tolerance 1e-8
+    with pytest.raises(ValueError, match="unit norm"):
+        ic.Problem(V * (1 + 2e-8), Zt, 4, 0.1)
+    Zb = Zt / np.abs(Zt).max() * 1e100
+    Zb.flat[np.argmax(np.abs(Zt))] = -1e100
+    ic.Problem(V, Zb, 4, 1e190)                                          # exactly at the 1e100 limit
+    ic.Problem(V, Zt, 1, 0.1)                                            # N = 1: Assumption 3 is void
+    ic.Problem(V, Zt, 11, 0.1)                                           # N = K − 1
+    # two prompt tokens equal in all but one coordinate still satisfy Assumption 3
+    W = V.copy()
+    W[:, 1] = W[:, 0]
+    W[0, 1] = -W[0, 0]
+    ic.Problem(W, Zt, 4, 0.1)
+    # tokens that are not unit vectors, when asked
+    q = ic.Problem(3 * V, Zt, 4, 0.1, unit_tokens=False)
+    assert q.unit_tokens is False
+    # the smallest τ whose Z̄² passes the condition-number test, and one just below it
+    Zr = np.random.default_rng(2).standard_normal((2, 12))              # m = 2 < N = 4: ZᵀZ has rank 2
+    ev_max = np.linalg.eigvalsh(Zr[:, :4].T @ Zr[:, :4])[-1]
+    ic.Problem(V, Zr, 4, 2e-12 * ev_max)
+    with pytest.raises(ValueError, match="numerically singular"):
+        ic.Problem(V, Zr, 4, 0.2e-12 * ev_max)
