@@ -96,7 +96,7 @@ def _ahat(S: np.ndarray, w: np.ndarray) -> np.ndarray:
 def attention_weights(problem: Problem, Q, w) -> np.ndarray:
     """Â(θ) of shape (N, K): column k is â_k = Σ_h w_{h,k} softmax(V_Nᵀ Q_h v_k) (eqs. 8, 35)."""
     Q, w = check_params(problem, Q, w)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # pragma: no mutate (equivalent: einsum reports no floating-point errors and the scores are checked before; a guard only)
         return _finite(_ahat(_softmax(_checked_scores(problem, Q)), w), "Â(θ)")
 
 

@@ -235,9 +235,9 @@ def fourier_basis(theta, m: int) -> np.ndarray:
     theta = np.asarray(theta, dtype=np.float64)
     rows = [np.ones_like(theta)]
     j = 1
-    while len(rows) < m:
+    while len(rows) < m:  # pragma: no mutate (equivalent: < m or <= m, rows[:m] keeps the same m rows)
         rows.append(np.sqrt(2.0) * np.cos(j * theta))
-        if len(rows) < m:
+        if len(rows) < m:  # pragma: no mutate (equivalent: < m or <= m, rows[:m] keeps the same m rows)
             rows.append(np.sqrt(2.0) * np.sin(j * theta))
         j += 1
     return np.stack(rows[:m])

@@ -94,6 +94,9 @@ def test_overflow_is_a_clean_error(setup, small):
     # predictions that overflow
     _raises_cleanly("the prediction ŷ overflows float64: the entries of w (or y) are too large",
                     lambda: ic.predict(p, Q, np.full_like(w, 3.0), np.full(p.N, 1.7e308)))
+    # uniform attention (Q = 0) and labels of alternating sign: +inf − inf in ŷ = Âᵀy
+    _raises_cleanly("the prediction ŷ overflows float64: the entries of w (or y) are too large",
+                    lambda: ic.predict(p, np.zeros_like(Q), np.full_like(w, 3.0), [1.7e308, -1.7e308] * 2))
     _raises_cleanly("Â(θ) overflows float64: the entries of w (or y) are too large",
                     lambda: ic.attention_weights(p, Q, np.full_like(w, 1.7e308)))
 
@@ -189,7 +192,10 @@ def test_fourier_features_are_the_documented_basis(m):
     for t in thetas[:3]:
         v = [3.0 * math.cos(t), 3.0 * math.sin(t)]                      # f depends on the angle only
         np.testing.assert_allclose(f(v), _fourier_by_complex_exponentials(t, m), rtol=1e-12, atol=1e-14)
-    # float64 even from single-precision angles
+    # float64 even from single-precision tokens and angles
+    v32 = np.array([0.3, -0.7], dtype=np.float32)
+    np.testing.assert_allclose(f(v32), _fourier_by_complex_exponentials(math.atan2(float(v32[1]), float(v32[0])), m),
+                               rtol=1e-12, atol=1e-14)
     t32 = thetas.astype(np.float32)
     F32 = ic.fourier_basis(t32, m)
     assert F32.dtype == np.float64
