@@ -8,12 +8,33 @@ it under .cache/npm): the folder is copied into the site as ``_static/mathjax/``
 ``_static/mathjax/tex-chtml.js``. It is a separate static folder, not ``_static/``, because Jupyter Book
 injects every script found in the source ``_static/`` folder into every page.
 
-2. sphinx-proof 0.4 renders a ``prf:proof`` with ``:class: dropdown`` as an admonition without a title, and
-   sphinx-togglebutton, which makes ``.admonition.dropdown`` collapsible, then fails on it ("Cannot read
-   properties of null (reading 'insertAdjacentHTML')") and stops, so no proof collapses. A title "Proof" is
-   added to each such proof, which togglebutton turns into the control that opens and closes it.
+2. Proofs (sphinx-proof 0.4). It renders every ``prf:proof`` as an admonition with the same id ``proof``, with
+   no title, and with "Proof." pasted in front of its first paragraph; every statement's body gets the id
+   ``proof-content``. sphinx-togglebutton, which makes ``.admonition.dropdown`` collapsible, looks its
+   button up by the id, so with repeated ids only the first proof of a page collapses and the other buttons
+   act on it. Here each proof gets a unique id (``proof-1``, ``proof-2``, … in page order), a title
+   "Proof" (the control togglebutton makes) and loses the pasted "Proof."; each statement body gets
+   ``<label>-content``. Every proof is a dropdown, collapsed at load, whether or not its source says
+   ``:class: dropdown``.
 
-3. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
+3. One numbering. The paper's results are stated with ``:nonumber:`` and a title that starts with the
+   paper's own name for them, e.g. ``{prf:lemma} Lemma 5 (deterministic form of the loss)``: the box then
+   reads "Lemma 5 (deterministic form of the loss)" and ``{prf:ref}`lem-5``` reads "Lemma 5". The book's
+   own results are stated with ``:nonumber:`` and a plain name, e.g. ``{prf:lemma} Push-through identity``:
+   the box reads "Lemma (Push-through identity)" and a reference reads the same. Nothing is numbered into
+   the paper's sequence. (sphinx-proof would also give an unnumbered statement's title the statement's id,
+   a second element with the same id: removed.)
+
+4. Badges: ``:class: badge-confirmed`` or ``:class: badge-re-derived`` on a statement adds a small label
+   after its title saying whether its formula is confirmed in the paper's text or re-derived by this book
+   (in text: ``{badge}`confirmed```); it links to the definition of the two badges in the preface (label
+   ``formula-badges``). (A role cannot go in the title: a backtick ends a code fence's info string.)
+
+5. Bibliography: author-year labels ("Yang et al., 2024"), as the text cites, instead of pybtex's alpha
+   labels ("[YHLC24]"); entries sorted by author and year, with their arXiv, DOI and URL links
+   (``bibtex_default_style: iclbook``).
+
+6. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
 "Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
 """
 import json
@@ -57,13 +78,203 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"][:] = kept
 
 
-_DROPDOWN_PROOF = re.compile(r'(<div class="proof(?: [\w-]+)* dropdown(?: [\w-]+)*"[^>]*>)')
+_PAPER_NAME = re.compile(r"^\s*\(?\s*((Assumption|Lemma|Theorem|Proposition|Corollary|Definition|Remark)\s+\d+)\b")
 
 
-def _proof_titles(app, pagename, templatename, context, doctree):
-    body = context.get("body")
-    if body and "dropdown" in body:
-        context["body"] = _DROPDOWN_PROOF.sub(r'\1\n<p class="admonition-title">Proof</p>', body)
+def _statement_nodes(doctree):
+    from sphinx_proof.nodes import unenumerable_node, NODE_TYPES
+    types = (unenumerable_node, *set(NODE_TYPES.values()))
+    return [n for n in doctree.findall(lambda n: isinstance(n, types))]
+
+
+def _title_text(node):
+    title = node.next_node(nodes.title)
+    if title is None:
+        return ""
+    return "".join(t.astext() for t in title.findall(nodes.Text) if not _in_badge(t))
+
+
+def _in_badge(n):
+    while n is not None:
+        if isinstance(n, nodes.inline) and "iclbook-badge" in n.get("classes", []):
+            return True
+        n = n.parent
+    return False
+
+
+def _read_statements(app, doctree):
+    """Paper-numbered titles: strip sphinx-proof's " (…)" around the title; remember each statement's name.
+    A numbered statement is refused (a warning, an error under -W): its number would not be the paper's."""
+    from sphinx.util import logging
+    from sphinx_proof.nodes import unenumerable_node
+    env = app.env
+    names = env.__dict__.setdefault("iclbook_prf_names", {})
+    for node in _statement_nodes(doctree):
+        realtyp = node.get("realtype", "")
+        if not isinstance(node, unenumerable_node):
+            logging.getLogger(__name__).warning(
+                f"prf:{realtyp} {node.get('label', '')!r} is numbered: give it :nonumber: and a title that starts "
+                f"with the paper's name for it (\"Lemma 5 (…)\") or, for the book's own results, a plain name",
+                location=node)
+        title = node.next_node(nodes.title)
+        text = _title_text(node).strip()
+        m = _PAPER_NAME.match(text)
+        label = node.get("label", "")
+        if m and m.group(2).lower() == realtyp and "nonumber" in (env.proof_list.get(label) or {}) \
+                and env.proof_list[label]["nonumber"]:
+            node["iclbook_paper_name"] = m.group(1)
+            # the title nodes read " (Lemma 5 (…))": drop the outer parentheses
+            texts = list(title.findall(nodes.Text))
+            first, last = texts[0], texts[-1]
+            first.parent.replace(first, nodes.Text(re.sub(r"^\s*\(", "", str(first), count=1)))
+            texts = list(title.findall(nodes.Text))
+            last = texts[-1]
+            last.parent.replace(last, nodes.Text(re.sub(r"\)\s*$", "", str(last), count=1)))
+            names[label] = (env.docname, m.group(1))
+        elif label:
+            plain = re.sub(r"^\s*\((.*)\)\s*$", r"\1", text).strip()
+            # a reference names the result without the "(the paper's …)" or "(this book's …)" note
+            plain = re.sub(r"\s*\((?:the paper[’']s|used in the paper[’']s|this book[’']s)[^()]*\)\s*$", "", plain)
+            names[label] = (env.docname, f"{realtyp.title()} ({plain})" if plain else realtyp.title())
+        if title is not None:
+            title["ids"] = []      # sphinx-proof repeats the statement's id on an unnumbered title
+            for key in BADGES:
+                if f"badge-{key}" in node["classes"]:
+                    title += nodes.Text(" ")
+                    title += _badge_node(key)
+
+
+def _merge_names(app, env, docnames, other):
+    env.__dict__.setdefault("iclbook_prf_names", {}).update(getattr(other, "iclbook_prf_names", {}))
+
+
+def _purge_names(app, env, docname):
+    names = getattr(env, "iclbook_prf_names", {})
+    for k in [k for k, (d, _) in names.items() if d == docname]:
+        del names[k]
+
+
+def _fix_doctree(app, doctree, docname):
+    """Unique proof ids and titles; unique statement-body and exercise/solution-body ids (sphinx-proof and
+    sphinx-exercise give every body the same id, so a toggle acts on the first one of the page); solution ids
+    without "/" (sphinx-exercise puts the document's path in them, which breaks the toggle's CSS selector);
+    references to unnumbered statements by name."""
+    for node in doctree.findall(nodes.Element):        # sphinx-exercise's own node class, not an admonition
+        if "solution" in node.get("classes", []):
+            node["ids"] = [i.replace("/", "-") for i in node["ids"]]
+            # its title links to the exercise, so a click on "Solution to Exercise 7.1" jumped away instead of
+            # opening the solution: keep the words, drop the link (the exercise is right above)
+            title = node.next_node(nodes.title)
+            if title is not None:
+                for ref in list(title.findall(nodes.reference)):
+                    ref.replace_self(ref.children)
+    for node in doctree.findall(nodes.section):
+        if node["ids"] in (["proof-content"], ["exercise-content"], ["solution-content"]):
+            owner = node.parent
+            base = (owner["ids"] or ["statement"])[0] if owner is not None else "statement"
+            node["ids"] = [f"{base}-content"]
+    count = 0
+    for node in doctree.findall(nodes.admonition):
+        if "proof" in node["classes"] and node["ids"] == ["proof"]:
+            count += 1
+            node["ids"] = [f"proof-{count}"]
+            if "dropdown" not in node["classes"]:       # every proof collapsed at load, one click away
+                node["classes"].append("dropdown")
+            para = node.next_node(nodes.paragraph)
+            if para is not None and para.children and isinstance(para[0], nodes.Text) \
+                    and str(para[0]).startswith("Proof. "):
+                para.replace(para[0], nodes.Text(str(para[0])[len("Proof. "):]))
+            if not isinstance(node.children[0] if node.children else None, nodes.title):
+                node.insert(0, nodes.title("", "Proof"))
+    names = getattr(app.env, "iclbook_prf_names", {})
+    for ref in doctree.findall(nodes.reference):
+        target = ref.get("refid") or (ref.get("refuri", "").split("#")[-1] if "#" in ref.get("refuri", "") else "")
+        if target in names and ref.astext().strip() in {t.title() for t in _TYPES} and \
+                app.env.proof_list.get(target, {}).get("nonumber"):
+            del ref[:]
+            ref += nodes.Text(names[target][1])
+
+
+_TYPES = ("assumption", "lemma", "theorem", "proposition", "corollary", "definition", "remark", "axiom",
+          "conjecture", "criterion", "example", "property", "observation", "notation", "algorithm")
+
+
+def _visit_unnumbered(self, node):
+    self.body.append(self.starttag(node, "div", CLASS="admonition"))
+    node["iclbook_start"] = len(self.body)
+
+
+def _depart_unnumbered(self, node):
+    if not node.get("iclbook_paper_name"):
+        start = node.get("iclbook_start", 0)
+        for i in range(start, len(self.body)):
+            if self.body[i].startswith('<p class="admonition-title"'):
+                realtyp = node.get("realtype", "")
+                self.body.insert(i + 1, f'<span class="caption-number">{realtyp.title()} </span>')
+                break
+    self.body.append("</div>")
+
+
+BADGES = {
+    "confirmed": "confirmed in the paper's text",
+    "re-derived": "re-derived in this book (the formula is the book's own derivation, proved and checked here)",
+}
+
+
+def badge_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{badge}`confirmed``` or ``{badge}`re-derived```: a small link to the badges' definition."""
+    key = text.strip()
+    if key not in BADGES:
+        msg = inliner.reporter.error(f"badge must be one of {sorted(BADGES)}, not {key!r}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [_badge_node(key)], []
+
+
+def _badge_node(key):
+    from sphinx.addnodes import pending_xref
+    ref = pending_xref("", refdomain="std", reftype="ref", reftarget="formula-badges", refexplicit=True,
+                       refwarn=True)
+    ref += nodes.inline(key, key)
+    return nodes.inline("", "", ref, classes=["iclbook-badge", f"iclbook-badge-{key}"])
+
+
+def _register_bib_style():
+    """A pybtex style: unsrt's entries (with url/eprint/doi links), author-year labels, author-year sorting."""
+    from pybtex.plugin import register_plugin
+    from pybtex.richtext import Text
+    from pybtex.style.formatting.unsrt import Style as Unsrt
+    from pybtex.style.labels import BaseLabelStyle
+
+    def last(person):
+        return Text.from_latex(" ".join(person.prelast_names + person.last_names)).render_as("text")
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            seen = {}
+            for e in sorted_entries:
+                people = e.persons.get("author") or e.persons.get("editor") or []
+                if len(people) == 1:
+                    who = last(people[0])
+                elif len(people) == 2:
+                    who = f"{last(people[0])} and {last(people[1])}"
+                else:
+                    who = f"{last(people[0])} et al." if people else e.key
+                label = f"{who}, {e.fields.get('year', 'n.d.')}"
+                n = seen.get(label, 0)
+                seen[label] = n + 1
+                yield label if n == 0 else f"{label}{'abcdefgh'[n]}"
+
+    class IclbookStyle(Unsrt):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+        def format_title(self, e, which_field, as_sentence=True):
+            # keep the titles' own capitalisation ("In-Context", "A Case Study"): unsrt lowercases them
+            from pybtex.style.template import field, sentence
+            return sentence[field(which_field)] if as_sentence else field(which_field)
+
+    register_plugin("pybtex.style.labels", "iclbook_author_year", AuthorYearLabels)
+    register_plugin("pybtex.style.formatting", "iclbook", IclbookStyle)
 
 
 class ExecTimes(Directive):
@@ -78,7 +289,7 @@ class ExecTimes(Directive):
         env.note_dependency(str(path))
         if not path.is_file():
             para = nodes.paragraph(text="This build was made without running the tests, so no execution times "
-                                        "were measured: build with `make test` to see them here.")
+                                        "were measured: build with make test to see them here.")
             return [para]
         data = json.loads(path.read_text())
         rows = ["| chapter | cells | seconds |", "|---|---|---|"]
@@ -86,7 +297,7 @@ class ExecTimes(Directive):
             doc = Path(nb).with_suffix("").as_posix()
             rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |")
         rows.append(f"| **all chapters** | | **{data['total_seconds']:.1f}** |")
-        text = [f"Measured {data['measured']} on {data['machine']}, while `make test` ran every chapter under "
+        text = [f"Measured {data['measured']} on {data['machine']}, while make test ran every chapter under "
                 "strict nbval (kernel start included).", ""] + rows
         container = nodes.container()
         self.state.nested_parse(StringList(text), self.content_offset, container)
@@ -94,10 +305,17 @@ class ExecTimes(Directive):
 
 
 def setup(app):
+    _register_bib_style()
     app.add_directive("exec-times", ExecTimes)
     app.connect("config-inited", _configure)
     app.connect("html-page-context", _dedupe_scripts, priority=100)  # early: a later handler may end the event
-    app.connect("html-page-context", _proof_titles, priority=100)
+    app.add_role("badge", badge_role)
+    from sphinx_proof.nodes import unenumerable_node
+    app.add_node(unenumerable_node, override=True, html=(_visit_unnumbered, _depart_unnumbered))
+    app.connect("doctree-read", _read_statements)
+    app.connect("env-merge-info", _merge_names)
+    app.connect("env-purge-doc", _purge_names)
+    app.connect("doctree-resolved", _fix_doctree)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -3,7 +3,8 @@ executed chapter notebooks (chapter 12). Nothing here is typed by hand except th
 results itself; which chapter states a result and how many checks follow it are read from the notebooks.
 
 A *statement* is a sphinx-proof directive (``prf:lemma``, ``prf:theorem``, …) whose title names a paper
-result, e.g. "Deterministic form of the loss (paper's Lemma 5)". A *check* is an ``assert`` line in a code
+result: either it starts with the paper's name for it, e.g. "Lemma 5 (deterministic form of the loss)", or it
+names it in a "(paper's …)" part, e.g. "Deterministic form of the loss (paper's Lemma 5)". A *check* is an ``assert`` line in a code
 cell; it counts as *symbolic* when the line uses sympy (``sp.``, ``simplify``, a ``symbolic_*`` helper) and
 as *numeric* otherwise. A check is attributed to the paper results named by the text just before it: the
 markdown cell right before its code cell, through the headings, statements and ``{prf:ref}`` citations in it;
@@ -60,10 +61,17 @@ class Chapter:
     numeric: int = 0
 
 
+_LEADING = re.compile(r"^\s*(Assumption|Proposition|Theorem|Lemma|Remark|Definition|Corollary)\s+(\d+)\b")
+
+
 def _paper_results(title: str) -> list:
-    """Paper results named in a directive title, only inside its "(paper's …)" part."""
+    """Paper results named in a directive title: the name it starts with ("Lemma 5 (…)"), and those inside
+    its "(paper's …)" part."""
+    lead = _LEADING.match(title)
+    out = [f"{lead.group(1)} {lead.group(2)}"] if lead else []
     m = re.search(r"paper's\s+([^)]*)", title)
-    return _names(m.group(1)) if m else []
+    out += _names(m.group(1)) if m else []
+    return list(dict.fromkeys(out))
 
 
 def _names(text: str) -> list:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m iclbook train …`` and ``python -m iclbook reproduce fig2a|fig3|fig4 …``.
+"""Command line: ``python -m iclbook train …`` and ``python -m iclbook reproduce fig2a|fig2b|fig3|fig4|fig5 …``.
 
 Every bad argument gives a one-line error on stderr and exit code 2, never a traceback.
 """
@@ -69,13 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     r = sub.add_parser("reproduce", help="reproduce one of the paper's figures (PNG, SVG and JSON)",
-                       description="Reproduce Figure 2(a), 3 or 4 of the paper: writes the figure (PNG, SVG) "
-                                   "and the numbers behind it (JSON) into --out.")
-    r.add_argument("figure", choices=["fig2a", "fig3", "fig4"])
+                       description="Reproduce Figure 2(a), 2(b), 3, 4 or 5 of the paper: writes the figure "
+                                   "(PNG, SVG) and the numbers behind it (JSON) into --out. Figures 2(b) and 5 "
+                                   "(the four-layer transformer) need PyTorch (requirements-torch.txt).")
+    r.add_argument("figure", choices=["fig2a", "fig2b", "fig3", "fig4", "fig5"])
     r.add_argument("--out", default="figures", help="output folder (default ./figures)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
     r.add_argument("--quick", action="store_true", help="a small, fast version for smoke tests")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--scale", choices=["paper", "reduced"], default=None,
+                   help="fig2b/fig5: the paper's sizes (default; a GPU in practice) or the book's reduced sizes "
+                        "for 2 CPU cores")
+    r.add_argument("--device", choices=["cpu", "cuda"], default=None, help="fig2b/fig5: PyTorch device (default cpu)")
+    r.add_argument("--tokens", choices=["gaussian", "unit"], default=None,
+                   help="fig2b/fig5: raw standard Gaussian tokens (the paper's §4, default) or unit-norm tokens")
+    r.add_argument("--threads", type=_pos_int, default=None, help="fig2b/fig5: CPU threads for PyTorch (default 2)")
     return p
 
 
@@ -139,14 +147,36 @@ def _cmd_train(a) -> int:
     return 0
 
 
+def _torch_options(a) -> dict:
+    """The options of the four-layer figures; ValueError for a missing PyTorch, a missing CUDA, or these
+    options given to another figure."""
+    from . import experiments
+    given = {k: getattr(a, k) for k in ("scale", "device", "tokens", "threads") if getattr(a, k) is not None}
+    if a.figure not in experiments.TORCH_FIGURES:
+        if given:
+            raise ValueError(f"--{next(iter(given))} applies to {' and '.join(experiments.TORCH_FIGURES)} only")
+        return {}
+    from .fourlayer import check_device
+    try:
+        check_device(given.get("device", "cpu"))
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    given.setdefault("scale", "paper")
+    given.setdefault("threads", 2)
+    given["command"] = " ".join(["python -m iclbook", *a.argv])
+    return given
+
+
 def _cmd_reproduce(a) -> int:
     from . import experiments
     try:
+        options = _torch_options(a)
         out = experiments.prepare_out_dir(a.out)
     except ValueError as e:
         print(f"python -m iclbook: error: {e}", file=sys.stderr)
         return 2
-    paths = experiments.reproduce(a.figure, out, seed=a.seed, quick=a.quick, progress=not a.no_progress)
+    paths = experiments.reproduce(a.figure, out, seed=a.seed, quick=a.quick, progress=not a.no_progress,
+                                  **options)
     for pth in paths:
         print(pth)
     return 0
@@ -159,6 +189,7 @@ def _terminate(signum, frame):
 
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if a.command == "train":

@@ -2,9 +2,9 @@
 
 Used by Part III of the book (``book/ch07_initialization``, ``book/ch08_convergence``, ``book/ch09_heads``).
 The paper's displayed constants (13)–(17), (42), (61) were not available; the constants below are the
-re-derivation of ``paper-notes.md`` §6.5 [R], proved step by step in ``book/ch08_convergence``:
+book's re-derivation, proved step by step in ``book/ch08_convergence``:
 
-- Lemma 7 [R]: ‖∇_{α_h} ℓ‖ ≤ γ‖Z̄‖₂ √(2Δ) and ‖∇_{Q_h} ℓ‖_F ≤ 2γ max_k|α_{h,k}| f̄_max √(2KΔ), Δ = ℓ − L⋆;
+- Lemma 7 (re-derived): ‖∇_{α_h} ℓ‖ ≤ γ‖Z̄‖₂ √(2Δ) and ‖∇_{Q_h} ℓ‖_F ≤ 2γ max_k|α_{h,k}| f̄_max √(2KΔ), Δ = ℓ − L⋆;
 - the PL inequality (49): ‖∇_α ℓ‖² ≥ 2γ² min_k λ_min(B_kB_kᵀ) Δ ≥ γ² ζ₀ Δ while λ_min ≥ ζ₀/2;
 - (43a) ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀); the Q movement 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²); the B_k movement
   128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²), and the sufficient γ of eq. (15) that keeps it ≤ (1 − 1/√2)√ζ₀.
@@ -21,7 +21,7 @@ from .problem import Problem
 from .theory import delta0, w_smoothness, zeta, zeta_all
 
 __all__ = [
-    "softmax", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
+    "softmax", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
     "q_move_bound", "B_move_bound", "gamma_sufficient", "lemma10_L", "secant_smoothness",
     "diagnostics_callback", "zeta_samples", "ZETA_NUMERICAL_ZERO",
 ]
@@ -36,13 +36,20 @@ def softmax(x) -> np.ndarray:
     return _softmax(np.array(x, dtype=np.float64), axis=-1)
 
 
+def lemma2_ratio(X, Xp) -> np.ndarray:
+    """‖softmax(x) − softmax(x′)‖₁ / ‖x − x′‖_∞ for each row pair of ``X``, ``Xp`` (shape (n, N)): the
+    quantity Lemma 2 bounds by 2; its sharp bound is 1 (``book/ch08_convergence``, Lemma 2)."""
+    X, Xp = np.asarray(X, dtype=np.float64), np.asarray(Xp, dtype=np.float64)
+    return np.abs(softmax(X) - softmax(Xp)).sum(axis=-1) / np.abs(X - Xp).max(axis=-1)
+
+
 def zbar_norm(problem: Problem) -> float:
     """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12)."""
     return float(np.sqrt(np.linalg.eigvalsh(problem.Zbar2)[-1]))
 
 
 def fbar_max(problem: Problem) -> float:
-    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄ [R])."""
+    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄; re-derived)."""
     return float(np.max(np.linalg.norm(problem.Zbar, axis=0)))
 
 
@@ -68,7 +75,7 @@ def pl_quantities(problem: Problem, Q, w) -> dict:
 
 
 def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
-    """Lemma 7 [R]: the gradient norms and their bounds by √(ℓ − L⋆) at ξ = (Q, w/γ).
+    """Lemma 7 (re-derived): the gradient norms and their bounds by √(ℓ − L⋆) at ξ = (Q, w/γ).
 
     ``gA`` = max_h ‖∇_{α_h} ℓ‖ ≤ ``gA_bound`` = γ‖Z̄‖₂√(2Δ);
     ``gQ`` = max_h ‖∇_{Q_h} ℓ‖_F ≤ ``gQ_bound`` = 2γ max_{h,k}|α_{h,k}| f̄_max √(2KΔ).
@@ -86,22 +93,22 @@ def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
 
 
 def alpha_bar(problem: Problem, gamma: float, zeta0: float) -> float:
-    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| [R] (w(0) = 0)."""
+    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| (re-derived; w(0) = 0)."""
     return 4.0 * np.sqrt(2.0 * delta0(problem)) * zbar_norm(problem) / (gamma * zeta0)
 
 
 def q_move_bound(problem: Problem, gamma: float, zeta0: float) -> float:
-    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) [R]."""
+    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
     return 64.0 * np.sqrt(problem.K) * delta0(problem) * zbar_norm(problem) * fbar_max(problem) / (gamma**2 * zeta0**2)
 
 
 def B_move_bound(problem: Problem, H: int, gamma: float, zeta0: float) -> float:
-    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) [R]."""
+    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
     return 2.0 * np.sqrt(H) * zbar_norm(problem) * q_move_bound(problem, gamma, zeta0)
 
 
 def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
-    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) [R].
+    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) (re-derived).
 
     γ² ≥ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max / ((1 − 1/√2) ζ₀^{5/2}).
     """
@@ -112,7 +119,7 @@ def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
 def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
     """An explicit smoothness constant L of Lemma 10 on the region max_{h,k}|α_{h,k}| ≤ ᾱ (any Q).
 
-    This is the book's own re-derivation [R] (``book/ch08_convergence``, Lemma 10); the paper's constant
+    This is the book's own re-derivation (``book/ch08_convergence``, Lemma 10); the paper's constant
     (eq. 61) was not available. With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
     R_k = γ f̄ H ᾱ + ‖Z̄ a_k‖ (a bound on ‖Z̄δ_k‖ on the region), the Hessian of ℓ in ξ = (Q, α) has
     operator norm at most

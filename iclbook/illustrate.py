@@ -16,9 +16,10 @@ Computing (returns data):
   reading: the exact posterior mean under eq. (1)'s λ-dependent noise is not a ridge estimator);
 - :func:`sign_cone_distance2` — how far a column of A is from every single-head output (chapter 2).
 
-Drawing (only draws): :func:`angle_axis`, :func:`draw_tokens`, :func:`draw_templates`, :func:`small_multiples`,
-:func:`prompt_growth_animation` and :func:`animation_html` (a slider over precomputed frames that works in
-static HTML, with no kernel and no network).
+Drawing (only draws): :func:`angle_axis`, :func:`draw_tokens`, :func:`draw_templates`, :func:`draw_explore`
+(chapter 1's two-panel picture, drawn by its live widget and by its static companions alike),
+:func:`small_multiples`, :func:`prompt_growth_animation` and :func:`animation_html` (a slider over
+precomputed frames that works in static HTML, with no kernel and no network).
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ from .ridge import ridge_coefficients
 
 __all__ = [
     "M_MAX", "feature_space_labels", "nested_task", "CircleExample", "circle_example",
-    "posterior_mean_quadrature", "sign_cone_distance2", "angle_axis", "draw_tokens", "draw_templates", "small_multiples",
-    "prompt_growth_animation", "animation_html",
+    "posterior_mean_quadrature", "sign_cone_distance2", "angle_axis", "draw_tokens", "draw_templates", "draw_explore",
+    "small_multiples", "prompt_growth_animation", "animation_html",
 ]
 
 #: The largest m the nested tasks support.
@@ -244,6 +245,35 @@ def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool =
     return ax
 
 
+def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None = None, width: float = 9.5,
+                 height: float = 3.9):
+    """Chapter 1's picture of one circle example: the dictionary on the circle (left, :func:`draw_tokens`)
+    and the template, the labels and the ridge curve over the angle (right, :func:`draw_templates`): the
+    paper's setting (§2, eq. 1) with the ridge template of eq. (20).
+
+    The one drawing of chapter 1's explorer. The live widget (sliders for N, m and τ) calls it at every
+    slider position, and its static companions in the HTML book call it at fixed values: the chapter's
+    first figure (the sliders' defaults) and every frame of :func:`prompt_growth_animation`. So the
+    live and the static pictures cannot drift apart.
+
+    ``axes``: a pair (tokens, templates) of axes to draw into (cleared first); by default a new figure of
+    ``width`` × ``height`` inches. ``ylim``: fixed y-limits of the right panel (frames of an animation
+    share them); ``title`` goes above the right panel. Returns the figure.
+    """
+    if axes is None:
+        use_book_style()
+        fig, axes = plt.subplots(1, 2, figsize=(width, height), gridspec_kw={"width_ratios": [1, 2.1]})
+    ax_tok, ax_tpl = axes
+    ax_tok.clear()
+    ax_tpl.clear()
+    draw_tokens(ax_tok, ex)
+    draw_templates(ax_tpl, ex, title=title)
+    ax_tpl.set_ylabel("label")
+    if ylim is not None:
+        ax_tpl.set_ylim(*ylim)
+    return ax_tpl.figure
+
+
 def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5):
     """A grid of :func:`draw_templates` panels; ``examples`` is a list of rows of :class:`CircleExample`.
 
@@ -265,10 +295,11 @@ def small_multiples(examples, *, row_labels=None, col_labels=None, width: float 
     return fig
 
 
-def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 6.4, height: float = 3.6, interval: int = 700,
+def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, height: float = 3.9, interval: int = 700,
                             **kw) -> FuncAnimation:
-    """Frames of :func:`draw_templates` for the prompt lengths ``Ns`` (one :func:`circle_example` each, same
-    tokens, task and noise; ``kw`` goes to :func:`circle_example`). The y-limits are shared by all frames.
+    """Frames of :func:`draw_explore` (the picture of chapter 1's live widget) for the prompt lengths ``Ns``
+    (one :func:`circle_example` each, same tokens, task and noise; ``kw`` goes to :func:`circle_example`).
+    The y-limits of the right panel are shared by all frames.
 
     The figure is closed after the animation is built, so a notebook shows only the animation. Turn it into
     a slider with :func:`animation_html`.
@@ -277,20 +308,17 @@ def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 6.4, heigh
     lo = min(min(e.y.min(), e.template.min(), *(c.min() for _, c in e.curves.values())) for e in exs)
     hi = max(max(e.y.max(), e.template.max(), *(c.max() for _, c in e.curves.values())) for e in exs)
     pad = 0.08 * (hi - lo)
-    use_book_style()
-    fig, ax = plt.subplots(figsize=(width, height))
+    ylim = (lo - pad, hi + pad)
+
+    def title(e):
+        return f"prompt length N = {e.N}   (m = {e.m}, τ = {e.tau:g})"
+
+    fig = draw_explore(exs[0], width=width, height=height, ylim=ylim, title=title(exs[0]))
 
     def frame(i):
-        ax.clear()
-        e = exs[i]
-        draw_templates(ax, e, legend=False, title=f"prompt length N = {e.N}   (m = {e.m}, τ = {e.tau:g})")
-        ax.set_ylim(lo - pad, hi + pad)
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [lb.split(" (N =")[0] for lb in labels], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+        draw_explore(exs[i], fig.axes, ylim=ylim, title=title(exs[i]))
         return ()
 
-    frame(0)
     anim = FuncAnimation(fig, frame, frames=len(exs), interval=interval, blit=False)
     plt.close(fig)
     return anim

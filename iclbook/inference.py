@@ -5,8 +5,7 @@ Theorem 2 bound; chapter 11 (``book/ch11_prompt_length``) uses the gap to the be
 errors and the fitted effective ridge penalty. Everything is computed from :func:`iclbook.predict` and
 :func:`iclbook.ridge_predict`; nothing here redefines the model.
 
-The constants of the Theorem 2 bound are the re-derivation of ``paper-notes.md`` §5.3 and §6.6 [R]: the
-paper's displays (21)–(22) were not available. The derivation is written out and checked in chapter 10.
+The constants of the Theorem 2 bound are the book's re-derivation, written out and checked in chapter 10.
 """
 from __future__ import annotations
 
@@ -84,7 +83,7 @@ def chi2_upper(n: int, delta: float) -> float:
 
 def label_norm_bound(problem: Problem, B: float, delta: float) -> float:
     """A bound on ‖y‖² (the N prompt labels) that holds with probability ≥ 1 − δ over the label noise
-    for any task with ‖λ‖ ≤ B [R, notes §6.6]:
+    for any task with ‖λ‖ ≤ B (re-derived in ``book/ch10_inference``, step (d)):
 
     ‖y‖² ≤ 2‖Zᵀλ‖² + 2‖y − Zᵀλ‖² ≤ 2B² (‖Z‖₂² + τ (N + 2√(N log(1/δ)) + 2 log(1/δ))).
     """
@@ -104,7 +103,7 @@ def theorem2_eps(problem: Problem, gap: float, B: float, delta: float) -> float:
 
 def theorem2_steps(problem: Problem, eps: float, delta: float, B: float, eta_w: float, zeta0: float,
                    delta_0: float) -> float:
-    """The number of GD steps of eq. (21) [R, notes §5.3]:
+    """The number of GD steps of eq. (21) (re-derived in ``book/ch10_inference``):
 
     T = (2/(η_w ζ₀)) log(2B²Δ(0)[‖Z‖₂² + τ(N + 2√(N log 1/δ) + 2 log 1/δ)] / (K ε λ_min(Z̄²))),
 

@@ -9,7 +9,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_book_style", "COLORS", "new_axes", "plot_gap_with_bound"]
+__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "legend_outside", "plot_gap_with_bound"]
 
 #: Named colours used consistently across chapters.
 COLORS = {
@@ -23,31 +23,66 @@ COLORS = {
 }
 
 
-def use_book_style() -> None:
-    """Apply the book's matplotlib style: figure size, fonts, grid, SVG-friendly text. Call once per chapter."""
+#: Figures are drawn for the book's text column (about 700 CSS px at 1280 px, 7.3 inches at 96 px/inch).
+#: A figure ``width`` inches wide is shrunk to the column, so its fonts are scaled by ``width / BASE_WIDTH``
+#: to stay at least 9 pt on screen (10 pt at the base width), and its pixels are ``DPI`` per inch, so a PNG
+#: has at least twice the pixels it is shown with (sharp on high-density screens and when zoomed).
+BASE_WIDTH = 6.4
+DPI = 240
+FONT_PT = 10.0
+SMALL_PT = 9.0
+
+
+def _font_sizes(width: float) -> dict:
+    k = max(1.0, width / BASE_WIDTH)
+    return {
+        "font.size": FONT_PT * k, "axes.titlesize": FONT_PT * k, "axes.labelsize": FONT_PT * k,
+        "figure.titlesize": FONT_PT * k, "xtick.labelsize": SMALL_PT * k, "ytick.labelsize": SMALL_PT * k,
+        "legend.fontsize": SMALL_PT * k, "legend.title_fontsize": SMALL_PT * k,
+        "lines.linewidth": 1.6 * k, "lines.markersize": 6.0 * k,
+    }
+
+
+def scale_to_width(fig) -> None:
+    """Figure hook (``rcParams["figure.hooks"]``): when pyplot creates a figure, set the font sizes for its
+    width, so a wide figure shrunk to the column keeps 9-10 pt text. Texts given an explicit ``fontsize``
+    are not scaled: use the defaults, or ``"small"``/``"medium"``."""
+    mpl.rcParams.update(_font_sizes(fig.get_figwidth()))
+
+
+def use_book_style(width: float = BASE_WIDTH) -> None:
+    """Apply the book's matplotlib style: figure size, resolution (``DPI``), fonts of at least 9 pt at the
+    displayed size (scaled to each figure's width by :func:`scale_to_width`), grid. Call once per chapter, or
+    use :func:`new_axes`."""
     mpl.rcParams.update({
-        "figure.figsize": (6.4, 3.6),
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "font.size": 10,
-        "axes.titlesize": 10,
-        "axes.labelsize": 10,
-        "legend.fontsize": 8.5,
-        "legend.frameon": False,
+        "figure.figsize": (BASE_WIDTH, 3.6),
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "figure.hooks": ["iclbook.plotting:scale_to_width"],
+        "legend.frameon": True,
+        "legend.framealpha": 0.85,
+        "legend.edgecolor": "none",
         "axes.grid": True,
         "grid.alpha": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "lines.linewidth": 1.6,
         "svg.fonttype": "none",
         "figure.constrained_layout.use": True,
+        **_font_sizes(width),
     })
 
 
-def new_axes(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 3.6, **kw):
+def new_axes(ncols: int = 1, nrows: int = 1, *, width: float = BASE_WIDTH, height: float = 3.6, **kw):
     """A figure with the book's style and ``nrows × ncols`` axes; returns (fig, axes)."""
-    use_book_style()
+    use_book_style(width)
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+
+
+def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
+    """A legend beside (``loc="upper left"``: right of) or below (``loc="lower"``) the axes, where it hides no data."""
+    if loc == "lower":
+        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol, **kw)
+    return ax.legend(loc=loc, bbox_to_anchor=(1.02, 1.0), ncol=ncol, borderaxespad=0.0, **kw)
 
 
 def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", color=None):
@@ -58,4 +93,117 @@ def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", 
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$L(\theta_t) - L^\star$")
     ax.legend()
+    return ax
+
+
+def _box(ax, x, y, text, *, w, h, color, fc=None, fontsize=None, ha="center", lw=1.2,
+         style="round,pad=0,rounding_size=0.015"):
+    from matplotlib.patches import FancyBboxPatch
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, lw=lw, ec=color,
+                                fc=fc if fc is not None else "white", zorder=2))
+    tx = x if ha == "center" else x - w / 2 + 0.02
+    ax.text(tx, y, text, ha=ha, va="center", fontsize=fontsize, zorder=3)
+
+
+def _arrow(ax, a, b, *, color="#444444", text=None, rad=0.0, fontsize=None, lw=1.1):
+    from matplotlib.patches import FancyArrowPatch
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=12, lw=lw, color=color,
+                                 connectionstyle=f"arc3,rad={rad}", shrinkA=1, shrinkB=1, zorder=4))
+    if text:
+        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.025, text, ha="center", va="bottom",
+                fontsize=fontsize, color=color)
+
+
+def draw_model_diagram(ax=None, *, result: bool = False):
+    """The one-layer multi-head softmax transformer on a prompt (chapter 2, eq. 8): the N labelled prompt tokens,
+    a query token v_k, H heads attending over the prompt positions, and the prediction of every label.
+    With ``result=True`` the trained model's behaviour (Theorem 2) is written beside the output."""
+    if ax is None:
+        use_book_style()
+        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 3.9 if result else 3.5))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    fs, small = mpl.rcParams["font.size"], SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
+    # the prompt: N labelled tokens, and the K - N tokens to predict
+    ax.text(0.13, 0.97, "prompt (N labelled tokens)", ha="center", va="top", fontsize=small)
+    for i, lab in enumerate([r"$(v_1, y_1)$", r"$(v_2, y_2)$", r"$\vdots$", r"$(v_N, y_N)$"]):
+        y = 0.85 - 0.105 * i
+        if lab == r"$\vdots$":
+            ax.text(0.13, y, lab, ha="center", va="center", fontsize=fs)
+        else:
+            _box(ax, 0.13, y, lab, w=0.2, h=0.085, color=COLORS["data"], fc="#fff3e6", fontsize=fs)
+    ax.text(0.13, 0.38, "query: any of the\nK tokens $v_k$", ha="center", va="center", fontsize=small)
+    _box(ax, 0.13, 0.25, r"$v_k$", w=0.1, h=0.085, color=COLORS["grey"], fontsize=fs)
+    # H heads
+    heads = [(0.8, "head 1"), (0.58, "head 2"), (0.28, "head H")]
+    for y, name in heads:
+        _box(ax, 0.5, y, name + "\n" + r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$", w=0.36, h=0.14,
+             color=COLORS["model"], fc="#eaf2fb", fontsize=small)
+        _arrow(ax, (0.235, 0.7), (0.32, y + 0.02), color=COLORS["data"])
+        _arrow(ax, (0.18, 0.25), (0.32, y - 0.03), color=COLORS["grey"])
+        _arrow(ax, (0.68, y), (0.78, 0.55), color=COLORS["model"])
+    ax.text(0.5, 0.43, r"$\vdots$", ha="center", va="center", fontsize=fs)
+    ax.text(0.5, 0.1, r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$",
+            ha="center", va="center", fontsize=small, color=COLORS["grey"])
+    # the output
+    _box(ax, 0.885, 0.55, r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$", w=0.21, h=0.16,
+         color=COLORS["theory"], fc="#fdeaea", fontsize=small)
+    ax.text(0.885, 0.72, "all K labels", ha="center", va="bottom", fontsize=small)
+    if result:
+        ax.text(0.885, 0.36, "after training\n(Theorem 2):\nthe N labels\ncopied, the K$-$N\nothers by ridge\n"
+                r"regression, $m\tau$", ha="center", va="top", fontsize=small, color=COLORS["theory"])
+    return ax
+
+
+def draw_proof_roadmap(ax=None):
+    """How the paper's results lead to Theorems 1 and 2 (chapter 8): each box names a result and the chapter
+    that proves and checks it; an arrow means "is used in the proof of"."""
+    if ax is None:
+        use_book_style()
+        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 5.6))
+    ax.set_xlim(0, 1.08)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    small = SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
+    C = {"asm": COLORS["grey"], "lem": COLORS["model"], "thm": COLORS["theory"]}
+    F = {"asm": "#f2f2f2", "lem": "#eaf2fb", "thm": "#fdeaea"}
+    nodes = {
+        "A13": (0.15, 0.92, "Assumptions 1, 3\n(data; ch. 1)", "asm"),
+        "L5": (0.5, 0.92, "Lemma 5: loss in\nclosed form (ch. 4)", "lem"),
+        "L1": (0.85, 0.92, "Lemma 1, gradients\n(ch. 5)", "lem"),
+        "L6": (0.5, 0.71, "Lemma 6: one step\nsize; PL (ch. 6)", "lem"),
+        "L237": (0.85, 0.71, "Lemmas 2, 3, 7\n(bounds; ch. 8)", "lem"),
+        "P1": (0.15, 0.62, "Proposition 1\n$H \\geq N$ (ch. 7)", "asm"),
+        "L10": (0.85, 0.41, "Lemma 10\nsmoothness (ch. 8)", "lem"),
+        "A2": (0.15, 0.41, "Assumption 2\n$\\zeta_0 > 0$ (ch. 7)", "asm"),
+        "T1": (0.5, 0.41, "Theorem 1\nlinear convergence\n(ch. 8)", "thm"),
+        "L4": (0.15, 0.1, "Lemma 4, Woodbury\n(ridge; ch. 3)", "lem"),
+        "A4": (0.85, 0.1, "Assumption 4,\nchi-square bound\n(ch. 1, 10)", "asm"),
+        "T2": (0.5, 0.1, "Theorem 2: inference\n= ridge regression,\npenalty $m\\tau$ (ch. 10)", "thm"),
+    }
+    W = 0.27
+    H = {"asm": 0.12, "lem": 0.12, "thm": 0.15}
+    for key, (x, y, text, kind) in nodes.items():
+        _box(ax, x, y, text, w=W, h=H[kind], color=C[kind], fc=F[kind], fontsize=small,
+             lw=1.6 if kind == "thm" else 1.1)
+    edges = [("A13", "L5"), ("L5", "L1"), ("L5", "L6"), ("L1", "L237"), ("L1", "L10"), ("L6", "T1"),
+             ("L237", "T1"), ("L10", "T1"), ("P1", "A2"), ("A2", "T1"), ("T1", "T2"), ("L4", "T2"), ("A4", "T2")]
+    for a, b in edges:
+        xa, ya, _, ka = nodes[a]
+        xb, yb, _, kb = nodes[b]
+        rad = 0.0
+        if (a, b) == ("L1", "L10"):                 # around the right of Lemmas 2, 3, 7
+            sa, sb, rad = (xa + W / 2, ya), (xb + W / 2, yb), -0.45
+        elif (a, b) == ("L237", "T1"):
+            sa, sb = (xa - W / 4, ya - H[ka] / 2), (xb + W / 2, yb + 0.045)
+        elif abs(ya - yb) < 0.05:                   # same row: side to side
+            sa = (xa + np.sign(xb - xa) * W / 2, ya)
+            sb = (xb - np.sign(xb - xa) * W / 2, yb)
+        elif abs(xa - xb) < 0.05:                   # same column: top to bottom
+            sa, sb = (xa, ya - H[ka] / 2), (xb, yb + H[kb] / 2)
+        else:                                       # diagonal: from the side facing the target
+            sa = (xa + np.sign(xb - xa) * W / 2, ya) if abs(ya - yb) < 0.25 else (xa, ya - H[ka] / 2)
+            sb = (xb - np.sign(xb - xa) * W / 2, yb)
+        _arrow(ax, sa, sb, color=C["thm"] if kb == "thm" else "#555555", rad=rad)
     return ax

@@ -269,7 +269,7 @@ def empirical_loss_expression(ep: ExactProblem, Q, w, y: sp.Matrix) -> sp.Expr:
 
 
 def empirical_closed_form_gradients(ep: ExactProblem, Q, w, y: sp.Matrix):
-    """Per-prompt gradients (notes §6.3): ∂ℓ/∂w_{h,k} = r_k y_Pᵀ s^h_k, ∇_{Q_h} ℓ = Σ_k r_k w_{h,k} V_N J(s^h_k) y_P v_kᵀ."""
+    """Per-prompt gradients (``book/ch05_gradients``): ∂ℓ/∂w_{h,k} = r_k y_Pᵀ s^h_k, ∇_{Q_h} ℓ = Σ_k r_k w_{h,k} V_N J(s^h_k) y_P v_kᵀ."""
     S, ahat = attention_columns(ep, Q, w)
     H = len(Q)
     yP = y[: ep.N, 0]

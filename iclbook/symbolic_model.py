@@ -60,8 +60,8 @@ def model_symbols(d: int, N: int, K: int, H: int) -> dict:
 def embedding(V: sp.Matrix, y: sp.Matrix, N: int):
     """E_P = [V_N; yᵀ] ∈ R^{(d+1)×N} (eq. 2) and E = [V; (y₁, …, y_N, 0, …, 0)] ∈ R^{(d+1)×K} (eq. 4).
 
-    E is the notes' literal reading of eq. (4): the whole dictionary, with a zero in the label slot of the
-    K − N unlabelled tokens (the paper's display was not available; see ``paper-notes`` §2).
+    E is the book's reading of eq. (4) (``book/ch02_transformer``): the whole dictionary, with a zero in the
+    label slot of the K − N unlabelled tokens.
     """
     K = V.shape[1]
     EP = V[:, :N].col_join(y.T)
@@ -85,8 +85,8 @@ def restricted_weights(Q: list, w: sp.Matrix, d: int, K: int):
 
     W^K_h = I_{d+1}, W^Q_h = [[Q_h, 0], [0, 0]] (so (W^K_h)ᵀ W^Q_h = [[Q_h, 0], [0, 0]]),
     W^V_h = (0_{K×d}, 1_K) and W^O = (diag(w_1), …, diag(w_H)). Returns (WQ, WK, WV, WO) with lists for
-    the per-head matrices. (The exact matrices are the notes' reconstruction [R]; only Q_h and w_h are
-    trained, which the paper states.)
+    the per-head matrices. (The exact matrices are the book's reconstruction, ``book/ch02_transformer``; only Q_h and
+    w_h are trained, which the paper states.)
     """
     H = len(Q)
     WQ = [sp.diag(Qh, sp.Integer(0)) for Qh in Q]

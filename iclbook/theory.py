@@ -1,8 +1,7 @@
 """Theory helpers: ζ₀ (Assumption 2), Theorem 1's bound, the w-block smoothness and the default step sizes.
 
-The constants here are the re-derivation of ``paper-notes.md`` §5.2 and §6.5 (the paper's displays
-(13)–(18) were not available): the rate (1 − η_w ζ₀/2)^t with η_w = γ² η_Q, and Δ(0) = ½‖Z̄A‖_F² when
-w(0) = 0. The book checks numerically that every trajectory it draws stays under this bound.
+The constants here are the book's re-derivation (``book/ch08_convergence``): the rate (1 − η_w ζ₀/2)^t
+with η_w = γ² η_Q, and Δ(0) = ½‖Z̄A‖_F² when w(0) = 0. The book checks numerically that every trajectory it draws stays under this bound.
 """
 from __future__ import annotations
 
@@ -39,15 +38,14 @@ def w_smoothness(problem: Problem, Q) -> float:
 
 
 def delta0(problem: Problem) -> float:
-    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0) [notes §5.2, re-derived]."""
+    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0) (re-derived in ``book/ch08_convergence``)."""
     return 0.5 * float(np.sum(problem.A * (problem.Zbar2 @ problem.A)))
 
 
 def theorem1_bound(t, eta_w: float, zeta0: float, delta_0: float) -> np.ndarray:
     """Theorem 1's bound (1 − η_w ζ₀/2)^t Δ(0) on the gap L(θ(t)) − L⋆ (eq. 18).
 
-    The rate constant is the notes' re-derivation from the PL argument (paper-notes §5.2); the paper's
-    exact display was not available.
+    The rate constant is the book's re-derivation from the PL argument (``book/ch08_convergence``).
     """
     t = np.asarray(t, dtype=float)
     rho = 1.0 - eta_w * zeta0 / 2.0

@@ -15,7 +15,7 @@ import iclbook as ic
 
 @pytest.fixture
 def small():
-    """The notes' reference problem: K=12, N=4, d=6, m=3, τ=0.1 (paper-notes §10)."""
+    """The book's small problem: K=12, N=4, d=6, m=3, τ=0.1 (chapters 2, 4–6 and 8 use it)."""
     return ic.make_problem(12, 4, 6, 3, 0.1, seed=0)
 
 

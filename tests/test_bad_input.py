@@ -48,7 +48,8 @@ def test_problem_rejects_bad_arrays():
 
 
 def test_problem_is_frozen(small):
-    with pytest.raises(Exception):
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
         small.N = 3
     with pytest.raises(ValueError):
         small.V[0, 0] = 1.0      # read-only array

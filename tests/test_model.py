@@ -49,8 +49,11 @@ def test_closed_form_loss_matches_monte_carlo(small):
     per = 0.5 * np.sum((ic.predict(small, Q, w, y) - y) ** 2, axis=1)
     se = per.std(ddof=1) / np.sqrt(per.size)
     assert abs(per.mean() - ic.population_loss(small, Q, w)) < 4 * se
-    # and at w = 0 the loss is Δ(0) + L⋆ = ½ E Σ y_k²
-    assert ic.population_loss(small, Q, np.zeros_like(w)) == pytest.approx(ic.delta0(small) + small.L_star)
+    # at w = 0 the prediction is 0, so the loss is ½ E Σ_k y_k² = ½ Σ_k (‖z_k‖² + mτ) (λ ~ N(0, I), ε ~ N(0, τI)),
+    # computed here from eq. 1's moments, not from Lemma 5's quadratic form; it is Δ(0) + L⋆
+    half_Ey2 = 0.5 * (np.sum(small.Zt ** 2) + small.K * small.m * small.tau)
+    assert ic.population_loss(small, Q, np.zeros_like(w)) == pytest.approx(half_Ey2, rel=1e-12)
+    assert ic.delta0(small) + small.L_star == pytest.approx(half_Ey2, rel=1e-12)
 
 
 def test_L_star_is_the_loss_at_the_limit_and_a_lower_bound(small):
@@ -79,8 +82,12 @@ def test_limit_matrix_and_ridge(small):
     np.testing.assert_allclose(ic.ridge_predict(small, y[0, :N], m * tau), ic.ridge_predict(small, y, m * tau)[0])
     # the two penalties differ unless N = m
     assert not np.allclose(ic.ridge_predict(small, y, m * tau), ic.ridge_predict(small, y, N * tau))
-    pm = ic.make_problem(12, 4, 6, 4, 0.1, seed=0)
-    np.testing.assert_allclose(ic.ridge_predict(pm, y[:, :4], 4 * 0.1), ic.ridge_predict(pm, y[:, :4], pm.N * 0.1))
+    # ridge with penalty Nτ against an independent solve: least squares on the stacked system [Zᵀ; √r I] λ ≈ [y; 0]
+    r = N * tau
+    M = np.vstack([small.Z.T, np.sqrt(r) * np.eye(m)])
+    lam = np.linalg.lstsq(M, np.concatenate([y[0, :N], np.zeros(m)]), rcond=None)[0]
+    np.testing.assert_allclose(ic.ridge_coefficients(small, y[0], r), lam, rtol=1e-10)
+    np.testing.assert_allclose(ic.ridge_predict(small, y[0], r)[N:], lam @ small.Zt[:, N:], rtol=1e-10)
 
 
 def test_Zbar_is_the_square_root(small):

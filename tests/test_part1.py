@@ -193,7 +193,17 @@ def test_sign_cone_distance2():
 def test_drawings_only_draw():
     rows = [[il.circle_example(N=N, m=m, tau=0.05, K=12, grid_size=30) for m in (3, 5)] for N in (2, 4)]
     fig = il.small_multiples(rows)
-    assert len(fig.axes) == 4
+    panels = [a for a in fig.axes if a.get_lines()]
+    assert len(panels) == 4
+    for ax, ex in zip(panels, [ex for row in rows for ex in row]):
+        # each panel draws its own example's data: the template, the N prompt labels, the hidden ones
+        data = [(np.asarray(ln.get_xdata()), np.asarray(ln.get_ydata())) for ln in ax.get_lines()]
+        def drawn(x, y):
+            return any(xd.shape == np.shape(x) and np.allclose(xd, x) and np.allclose(yd, y) for xd, yd in data)
+        assert drawn(ex.grid, ex.template)
+        assert drawn(ex.theta[:ex.N], ex.y[:ex.N]) and drawn(ex.theta[ex.N:], ex.y[ex.N:])
+        assert all(drawn(ex.grid, curve) for _, curve in ex.curves.values())
+        assert f"N = {ex.N}" in ax.get_title() and f"m = {ex.m}" in ax.get_title()
     plt.close(fig)
     fig, ax = plt.subplots()
     il.draw_tokens(ax, rows[0][0])

@@ -108,7 +108,7 @@ def test_fig3_quick_identities():
     d = fig3.run(quick=True)
     N = np.asarray(d["N"])
     j = int(np.flatnonzero(N == d["config"]["m"])[0])
-    assert np.all(np.asarray(d["gap"])[:, j] == 0.0)
+    assert np.all(np.asarray(d["gap"])[:, np.arange(N.size) != j] > 0)   # (at N = m the penalties coincide)
     K = d["config"]["K"]
     ge, es, eb = (np.asarray(d[k]) for k in ("gap_exact", "err_star_exact", "err_best_exact"))
     # K · E[gap] = (K − N) (E err_best − E err_star): Figure 3's gap is the best predictor's excess error

@@ -1,4 +1,4 @@
-"""The paper's experiments (Figures 2(a), 3, 4), shared by the book's chapters and ``python -m iclbook reproduce``.
+"""The paper's experiments (Figures 2(a), 2(b), 3, 4, 5), shared by the book's chapters and ``python -m iclbook reproduce``.
 
 Each figure lives in its own module ``iclbook.experiments.<name>`` with
 
@@ -7,6 +7,10 @@ Each figure lives in its own module ``iclbook.experiments.<name>`` with
 - ``plot(data, fig=None) -> matplotlib.figure.Figure``: draws ``data`` and nothing else.
 
 A chapter and the command line call the same two functions, so they cannot disagree.
+
+Figures 2(b) and 5 (the four-layer transformer, :mod:`iclbook.fourlayer`) need PyTorch and take the extra
+options ``scale``, ``tokens``, ``device`` and ``threads``; their ``run`` may return arrays under ``"_arrays"``
+(the trained model's parameters), which :func:`reproduce` writes to ``<name>_model.npz``.
 """
 from __future__ import annotations
 
@@ -16,9 +20,13 @@ import os
 import tempfile
 from pathlib import Path
 
-FIGURES = ("fig2a", "fig3", "fig4")
+FIGURES = ("fig2a", "fig2b", "fig3", "fig4", "fig5")
 
-__all__ = ["FIGURES", "load", "prepare_out_dir", "reproduce", "write_atomic", "write_set", "save_json", "load_json"]
+#: The figures of the four-layer transformer (PyTorch).
+TORCH_FIGURES = ("fig2b", "fig5")
+
+__all__ = ["FIGURES", "TORCH_FIGURES", "load", "prepare_out_dir", "reproduce", "write_atomic", "write_set",
+           "save_json", "load_json"]
 
 
 def load(name: str):
@@ -136,9 +144,11 @@ def write_set(files: dict) -> list[Path]:
     return [Path(p) for p in files]
 
 
-def reproduce(name: str, out, *, seed: int = 0, quick: bool = False, progress: bool = False) -> list[Path]:
-    """Run figure ``name``, then write ``<name>.json``, ``<name>.png`` and ``<name>.svg`` into ``out`` as one
-    set (:func:`write_set`): an interruption leaves the previous set or the complete new one."""
+def reproduce(name: str, out, *, seed: int = 0, quick: bool = False, progress: bool = False,
+              **options) -> list[Path]:
+    """Run figure ``name``, then write ``<name>.json``, ``<name>.png`` and ``<name>.svg`` (and
+    ``<name>_model.npz`` for a run that returns ``"_arrays"``) into ``out`` as one set (:func:`write_set`): an
+    interruption leaves the previous set or the complete new one. ``options`` go to the figure's ``run``."""
     import io
     import sys
 
@@ -148,9 +158,15 @@ def reproduce(name: str, out, *, seed: int = 0, quick: bool = False, progress: b
     out = prepare_out_dir(out)
     print(f"iclbook: computing {name}{' (quick)' if quick else ''}", file=sys.stderr, flush=True)
     _pause_for_tests("compute")
-    data = mod.run(seed=seed, quick=quick, progress=progress)
+    data = mod.run(seed=seed, quick=quick, progress=progress, **options)
+    arrays = data.pop("_arrays", None)
     fig = mod.plot(data)
     files = {out / f"{name}.json": _json_bytes(data)}
+    if arrays is not None:
+        import numpy as np
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        files[out / f"{name}_model.npz"] = buf.getvalue()
     for ext in ("png", "svg"):
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=150 if ext == "png" else None, bbox_inches="tight")

@@ -1,12 +1,12 @@
 """Figure 2(a): training loss and in-domain / out-of-domain inference losses of the one-layer model (§4).
 
-The paper's protocol [C]: N = 30, K = 200, d = 100, m = 20, H = 64; Q(0) standard Gaussian, w(0) = 0; Adam
+The paper's protocol (§4): N = 30, K = 200, d = 100, m = 20, H = 64; Q(0) standard Gaussian, w(0) = 0; Adam
 (lr 1e-4), batches of 256 from 10 000 training prompts with λ ~ N(0, I_m); 200 in-domain test prompts
 (λ ~ N(0, I_m)) and 200 out-of-domain ones (λ ~ N(1_m, 4 I_m)); inference loss (1/K)‖ŷ − ŷ⋆‖², averaged over
 the test prompts, with ŷ⋆ the ridge prediction of penalty mτ (Theorem 2, eq. 20).
 
-Not stated by the paper [U]: τ (we use τ = 0.1), the number of iterations (we use 10 000, enough for the
-picture to settle, see ``shared/reference-runs``), whether tokens were normalised (we use unit-norm tokens,
+Not stated by the paper: τ (we use τ = 0.1), the number of iterations (we use 10 000, enough for the
+picture to settle), whether tokens were normalised (we use unit-norm tokens,
 the theory's setting), seeds. Chapter 10 (``book/ch10_inference``) plots the cached full run.
 
 ``run(quick=True)`` (or ``steps=...``) runs the first steps of exactly the same run (same seed, same records),
@@ -92,11 +92,11 @@ def plot(data: dict, fig=None):
     2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²)) that Theorem 2's deterministic steps give for any parameters."""
     import matplotlib.pyplot as plt
 
-    from ..plotting import COLORS, use_book_style
+    from ..plotting import COLORS, legend_outside, use_book_style
 
     use_book_style()
     if fig is None:
-        fig = plt.figure(figsize=(9.0, 3.6))
+        fig = plt.figure(figsize=(9.0, 5.6))
     ax1, ax2 = fig.subplots(1, 2)
     step = np.asarray(data["step"])
     tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
@@ -105,20 +105,20 @@ def plot(data: dict, fig=None):
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")
     ax1.set_xlabel("Adam iteration")
     ax1.set_ylabel("training loss")
-    ax1.legend()
+    ax1.legend(loc="upper right")
     ax2.semilogy(step, np.maximum(data["gap"], 1e-300), color=COLORS["model"], label=r"$L(\theta) - L^\star$")
-    ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference loss, in-domain")
-    ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference loss, out-of-domain")
+    ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference, in-domain")
+    ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference, out-of-domain")
     if "bound_factor_ood" in data:
         gap = np.asarray(data["gap"], dtype=float)
         ax2.semilogy(step, data["bound_factor_ood"] * gap, ":", color=COLORS["ood"],
-                     label="bound from the gap (Thm 2, steps b–c), out-of-domain")
+                     label="bound (Thm 2, b–c), out-of-domain")
         ax2.semilogy(step, data["bound_factor_in"] * gap, ":", color=COLORS["ridge"],
-                     label="bound from the gap, in-domain")
+                     label="bound, in-domain")
     ax2.set_xlabel("Adam iteration")
     ax2.set_ylabel(r"gap; $\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
-    ax2.legend(fontsize=7)
+    legend_outside(ax2, loc="lower", ncol=2)
     c = data["config"]
-    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, H={c['H']}, τ={c['tau']:g} "
-                 f"(τ ours), Adam lr={c['lr']:g}", fontsize=9)
+    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, H={c['H']},\n"
+                 f"τ={c['tau']:g} (τ ours), Adam lr={c['lr']:g}")
     return fig

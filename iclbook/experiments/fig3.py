@@ -1,7 +1,7 @@
 """Figure 3: the gap (1/K)‖ŷ⋆ − ŷ_best‖² between the trained transformer's limit and the "best" predictor, vs N (§4).
 
 ŷ⋆ is ridge regression over the basis with penalty mτ (Theorem 2, eq. 20), ŷ_best the same with penalty Nτ
-(eq. 25, Lemma 4). The paper's setting [C]: N from 50 to 150, m = 100, τ = 0.01; K = 200 and Gaussian tokens
+(eq. 25, Lemma 4). The paper's setting (§4): N from 50 to 150, m = 100, τ = 0.01; K = 200 and Gaussian tokens
 and features as in Figure 2 (presumably). The figure involves ridge regression only: no training.
 
 Computation: one eigendecomposition of ZZᵀ per (dictionary, N) gives both ridge predictors and the exact

@@ -4,7 +4,7 @@ The paper trains the one-layer multi-head model of eq. (8) with Adam (learning r
 prompts from 10 000 training prompts) at N = 30, K = 200, d = 100, m = 20, and reports (§4, "Impact of the
 number of attention heads"): for H < N = 30 the loss stops descending far from its minimum, at H = 30 it
 keeps descending slowly, and H = 400 is unstable and diverges. The paper does not state τ, the number of
-iterations or the H grid; here τ = 0.1 (as in ``shared/reference-runs.md``) and the grid is
+iterations or the H grid; here τ = 0.1 (as for Figure 2(a)) and the grid is
 :data:`H_GRID`. The curves are the exact population loss (Lemma 5) minus L⋆, recorded every
 ``record_every`` Adam steps. Chapter ``book/ch09_heads`` plots the cached result ``book/data/fig4.json``.
 

@@ -2,7 +2,17 @@
 
 Run after the offline build (``make test`` does both): every page loads; MathJax has typeset the math
 (no raw TeX left); every image has loaded; every cross-reference resolved; the console is clean except for
-the allow-list below; no placeholder text. One full-page screenshot per page goes to _build/screenshots/.
+the allow-list below; no placeholder text.
+
+What a reader meets, page by page (one test per defect class, each naming the page and the element):
+no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
+element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
+other; at 1280 px no display equation, code or output block wider than its box; every raster figure at least
+1.5x its displayed width in pixels (sharp on a 2x screen, readable when zoomed). The width and figure
+checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
+
+Full-page screenshots go to _build/screenshots/: ``<page>.png`` (1280 px), ``<page>__400.png`` (400 px, a
+phone) and ``<page>__dark.png`` (1280 px, dark theme).
 """
 from __future__ import annotations
 
@@ -108,42 +118,251 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("rel", _pages() or ["<no pages built>"])
-def test_page(server, browser, rel):
+RAW_MARKUP = [
+    (re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M), "a Markdown table row"),
+    (re.compile(r"\|[ \t]*:?-{3,}:?[ \t]*\|"), "a Markdown table rule"),
+    (re.compile(r"\{(?:doc|ref|numref|eq|term|download|math|cite(?::\w+)?|prf:\w+)\}"), "a MyST role"),
+    (re.compile(r"^[ \t]*(?:```|:::)\{?\w", re.M), "a MyST directive fence"),
+]
+
+DUPLICATE_IDS_JS = """() => {
+  const seen = {};
+  document.querySelectorAll('[id]').forEach(e => { if (e.id) seen[e.id] = (seen[e.id] || 0) + 1; });
+  return Object.entries(seen).filter(([k, n]) => n > 1).map(([k, n]) => `${k} (x${n})`);
+}"""
+
+# A dropdown (sphinx-togglebutton): an admonition with class "dropdown"; its body is everything but the title.
+DROPDOWN_STATE_JS = """() => [...document.querySelectorAll('.admonition.dropdown')].map(el => {
+  const body = [...el.children].filter(c => !c.classList.contains('admonition-title'));
+  return body.some(c => c.getClientRects().length > 0 && getComputedStyle(c).visibility !== 'hidden');
+})"""
+
+DROPDOWN_NAMES_JS = """() => [...document.querySelectorAll('.admonition.dropdown')].map((el, i) => {
+  let prev = el.previousElementSibling;
+  while (prev && prev.classList.contains('dropdown')) prev = prev.previousElementSibling;
+  const after = prev ? (prev.querySelector('.admonition-title') || prev).innerText.trim().slice(0, 60) : '';
+  return `dropdown #${i + 1} ("${(el.querySelector('.admonition-title') || el).innerText.trim().slice(0, 30)}"`
+         + ` after "${after.replace(/\\s+/g, ' ')}" in section "${window.__sectionOf(el)}")`;
+})"""
+
+# The title of the section holding an element, with its inline math written as TeX (installed as
+# window.__sectionOf, to name where a problem is).
+SECTION_OF_JS = """e => {
+  const sec = e.closest('section:has(> h1, > h2, > h3, > h4)');
+  const h = sec && sec.querySelector(':scope > h1, :scope > h2, :scope > h3, :scope > h4');
+  if (!h) return '';
+  const box = e.closest('div.proof');
+  const boxTitle = box && box.querySelector(':scope > .admonition-title');
+  const c = h.cloneNode(true);
+  c.querySelectorAll('a.headerlink').forEach(a => a.remove());
+  const orig = [...h.querySelectorAll('mjx-container')];
+  c.querySelectorAll('mjx-container').forEach((m, i) => m.replaceWith('$' + ((window.__tex && window.__tex.get(orig[i])) || '…') + '$'));
+  return c.textContent.replace(/\\s+/g, ' ').trim();
+};
+"""
+
+OPEN_EVERYTHING_JS = """() => {
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => d.open = true);
+}"""
+
+# Elements wider than their box at the current width. A display equation: its typeset math (mjx-math) is wider
+# than the mjx-container (the column) or sticks out of the article. A code or output block: the <pre> scrolls.
+TOO_WIDE_JS = """() => {
+  const art = document.querySelector('main article, article.bd-article, main') || document.body;
+  const right = art.getBoundingClientRect().right;
+  const where = window.__sectionOf;
+  const out = [];
+  document.querySelectorAll('mjx-container[display="true"]').forEach(c => {
+    const m = c.querySelector('mjx-math');
+    if (!m || c.getClientRects().length === 0) return;
+    const cw = c.getBoundingClientRect().width, mr = m.getBoundingClientRect();
+    if (mr.width > cw + 1 || mr.right > right + 1 || c.scrollWidth > c.clientWidth + 1) {
+      const tex = (c.closest('.math') || c).getAttribute('data-tex') || '';
+      out.push(`display equation ${Math.round(mr.width)} px in a ${Math.round(cw)} px column, section "${where(c)}": `
+               + (window.__tex && window.__tex.get(c) || '').slice(0, 90));
+    }
+  });
+  document.querySelectorAll('pre').forEach(p => {
+    if (p.getClientRects().length === 0) return;
+    if (p.scrollWidth > p.clientWidth + 1) {
+      const longest = p.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '');
+      const kind = p.closest('.cell_output, .output') ? 'output' : 'code';
+      out.push(`${kind} block ${p.scrollWidth} px in a ${p.clientWidth} px box, section "${where(p)}": `
+               + JSON.stringify(longest.slice(0, 100)));
+    }
+  });
+  return out;
+}"""
+
+BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
+  const r = i.getBoundingClientRect();
+  return r.width > 0 && !/\\.svg($|\\?)|^data:image\\/svg/i.test(i.currentSrc || i.src)
+         && i.naturalWidth < 1.5 * r.width;
+}).map(i => {
+  const r = i.getBoundingClientRect();
+  return `image ${i.naturalWidth} px wide shown at ${Math.round(r.width)} px (needs >= ${Math.ceil(1.5 * r.width)}),`
+         + ` section "${window.__sectionOf(i)}": ${(i.currentSrc || i.src).split('/').pop().slice(0, 60)}`;
+})"""
+
+# TeX source of each display equation, recorded before MathJax replaces it (to name the equation in a message).
+TEX_MAP_JS = """() => {
+  window.__tex = new Map();
+  for (const item of MathJax.startup.document.math) {
+    if (item.typesetRoot) window.__tex.set(item.typesetRoot, item.math.replace(/\\s+/g, ' ').trim());
+  }
+}"""
+
+
+def _shot_name(rel, suffix=""):
+    return rel.replace("/", "__").removesuffix(".html") + suffix + ".png"
+
+
+_MEASURED = {}
+
+
+def _measure(server, browser, rel):
+    """Load one page once and record everything the page tests check (cached for the session)."""
+    if rel in _MEASURED:
+        return _MEASURED[rel]
     if rel == "<no pages built>":
         pytest.fail("_build/html holds no pages: build the book first (make test does)")
+    r = _MEASURED[rel] = {"errors": []}
     ctx, page, console = _open(browser, f"{server}/{rel}")
     try:
         has_math = page.evaluate("() => document.querySelectorAll('.math, span.math, div.math').length") > 0
+        r["has_math"] = has_math
         if has_math:
             page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
             page.evaluate("() => MathJax.startup.promise")
-            assert page.evaluate("() => document.querySelectorAll('mjx-container').length") > 0, \
-                "math on this page but MathJax typeset nothing"
-            src = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s))")
-            assert src and all(s.startswith(server) for s in src), f"MathJax not served locally: {src}"
-        text = page.evaluate(VISIBLE_TEXT_JS)
-        for raw in ("\\(", "\\[", "$$"):
-            assert raw not in text, f"raw TeX {raw!r} left in the visible text"
-        broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
-        assert not broken, f"images that did not load: {broken}"
-        problems = page.evaluate("() => [...document.querySelectorAll('.problematic, .xref.std-ref:not(a *)')].length")
-        assert problems == 0, "unresolved cross-references"
-        unresolved = page.evaluate(
+            r["typeset"] = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+            r["mathjax_src"] = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s))")
+            page.evaluate(TEX_MAP_JS)
+        page.evaluate("() => document.fonts.ready")
+        page.evaluate("() => { window.__sectionOf = " + SECTION_OF_JS + "; }")
+        r["text"] = page.evaluate(VISIBLE_TEXT_JS)
+        r["broken_images"] = page.evaluate(
+            "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        r["problems"] = page.evaluate("() => [...document.querySelectorAll('.problematic, .xref.std-ref:not(a *)')].length")
+        r["unresolved"] = page.evaluate(
             "() => [...document.querySelectorAll('span.xref, code.xref')].filter(e => !e.closest('a')).map(e => e.textContent)")
-        assert not unresolved, f"references that did not resolve to a link: {unresolved}"
-        footer = page.evaluate("() => [...document.querySelectorAll('footer, .bd-footer, .footer')].map(e => e.innerText).join('\\n')")
-        title = page.title()
-        for pat in PLACEHOLDERS:
-            m = pat.search("\n".join([text, footer, title]))
-            assert m is None, f"placeholder or stale text on the page: {m.group(0)!r}"
-        errors = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m) for m in console]
-        bad = [e for e in errors if not any(p.search(e) for p, _ in ALLOWED_CONSOLE)]
-        assert not bad, f"console errors: {bad}"
+        r["footer"] = page.evaluate(
+            "() => [...document.querySelectorAll('footer, .bd-footer, .footer')].map(e => e.innerText).join('\\n')")
+        r["title"] = page.title()
+        r["duplicate_ids"] = page.evaluate(DUPLICATE_IDS_JS)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+        page.screenshot(path=str(SHOTS / _shot_name(rel)), full_page=True)
+        page.evaluate("() => { document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'; }")
+        page.wait_for_timeout(100)
+        page.screenshot(path=str(SHOTS / _shot_name(rel, "__dark")), full_page=True)
+        page.evaluate("() => { document.documentElement.dataset.theme = 'light'; document.documentElement.dataset.mode = 'light'; }")
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(SHOTS / _shot_name(rel, "__400")), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(200)
+
+        # dropdowns: closed at load; each one's own title opens it and closes it again, and touches no other
+        names = page.evaluate(DROPDOWN_NAMES_JS)
+        state0 = page.evaluate(DROPDOWN_STATE_JS)
+        r["dropdowns"] = len(names)
+        r["dropdown_problems"] = [f"{names[i]} is open at load" for i, o in enumerate(state0) if o]
+        titles = page.locator(".admonition.dropdown")
+        for i in range(len(names)):
+            before = page.evaluate(DROPDOWN_STATE_JS)
+            title = titles.nth(i).locator(":scope > .admonition-title")
+            if title.count() == 0:
+                r["dropdown_problems"].append(f"{names[i]} has no title to click")
+                continue
+            title.first.click()
+            page.wait_for_timeout(50)
+            after = page.evaluate(DROPDOWN_STATE_JS)
+            if after[i] == before[i]:
+                r["dropdown_problems"].append(f"{names[i]}: clicking its toggle does not {'close' if before[i] else 'open'} it")
+            others = [names[j] for j in range(len(names)) if j != i and after[j] != before[j]]
+            if others:
+                r["dropdown_problems"].append(f"{names[i]}: clicking its toggle also toggles {others}")
+            title.first.click()
+            page.wait_for_timeout(50)
+            again = page.evaluate(DROPDOWN_STATE_JS)
+            if again[i] != before[i]:
+                r["dropdown_problems"].append(f"{names[i]}: a second click does not restore it")
+
+        page.evaluate(OPEN_EVERYTHING_JS)
+        page.wait_for_timeout(100)
+        r["too_wide"] = page.evaluate(TOO_WIDE_JS)
+        r["blurry"] = page.evaluate(BLURRY_JS)
+        r["console"] = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m)
+                        for m in console]
     finally:
         ctx.close()
+    return r
+
+
+PAGES = _pages() or ["<no pages built>"]
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page(server, browser, rel):
+    """The page loads, its math is typeset by the local MathJax, its images load, its references resolve,
+    its console is clean and it holds no placeholder text."""
+    r = _measure(server, browser, rel)
+    if r["has_math"]:
+        assert r["typeset"] > 0, "math on this page but MathJax typeset nothing"
+        src = r["mathjax_src"]
+        assert src and all(s.startswith(server) for s in src), f"MathJax not served locally: {src}"
+    for raw in ("\\(", "\\[", "$$"):
+        assert raw not in r["text"], f"raw TeX {raw!r} left in the visible text"
+    assert not r["broken_images"], f"images that did not load: {r['broken_images']}"
+    assert r["problems"] == 0, "unresolved cross-references"
+    assert not r["unresolved"], f"references that did not resolve to a link: {r['unresolved']}"
+    for pat in PLACEHOLDERS:
+        m = pat.search("\n".join([r["text"], r["footer"], r["title"]]))
+        assert m is None, f"placeholder or stale text on the page: {m.group(0)!r}"
+    bad = [e for e in r["console"] if not any(p.search(e) for p, _ in ALLOWED_CONSOLE)]
+    assert not bad, f"console errors: {bad}"
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_no_raw_markup(server, browser, rel):
+    """No Markdown table or MyST role reaches the reader as text (e.g. a Markdown table printed by a cell)."""
+    text = _measure(server, browser, rel)["text"]
+    found = []
+    for pat, what in RAW_MARKUP:
+        for m in pat.finditer(text):
+            line = text[text.rfind("\n", 0, m.start()) + 1:text.find("\n", m.end()) if text.find("\n", m.end()) >= 0 else None]
+            found.append(f"{what}: {line.strip()[:100]!r}")
+    assert not found, f"{rel}: {len(found)} pieces of raw markup in the rendered text:\n" + "\n".join(found[:20])
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_unique_ids(server, browser, rel):
+    """Every element id is unique (a repeated id makes anchors and toggles act on the wrong element)."""
+    dup = _measure(server, browser, rel)["duplicate_ids"]
+    assert not dup, f"{rel}: duplicate element ids: {dup}"
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_dropdowns_closed_and_each_toggle_works(server, browser, rel):
+    """Every dropdown (proofs, collapsed checks) is closed at load; clicking its own title opens it, a second
+    click closes it, and no other dropdown moves."""
+    probs = _measure(server, browser, rel)["dropdown_problems"]
+    assert not probs, f"{rel}: " + "\n".join(probs)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
+    """At 1280 px no display equation, code block or printed output is wider than its box (no sideways
+    scrolling, nothing cut at the column's edge)."""
+    wide = _measure(server, browser, rel)["too_wide"]
+    assert not wide, f"{rel}: {len(wide)} elements wider than their box at 1280 px:\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_figures_sharp(server, browser, rel):
+    """A raster figure carries at least 1.5x as many pixels as it is displayed with (SVG always passes)."""
+    blurry = _measure(server, browser, rel)["blurry"]
+    assert not blurry, f"{rel}: {len(blurry)} raster figures too small for their display size:\n" + "\n".join(blurry)
 
 
 def test_static_slider_changes_the_picture(server, browser):

@@ -1,0 +1,156 @@
+"""Figure 2(b): training loss and in-domain / out-of-domain inference losses of the four-layer transformer (§4).
+
+The paper's protocol (§4): a standard 4-layer transformer, d_model = 256, d_ff = 512, H = 8 heads; N = 30,
+K = 200, d = 100, m = 20; Adam (lr 1e-4), batches of 256 from 10 000 training prompts (λ ~ N(0, I_m));
+200 in-domain and 200 out-of-domain (λ ~ N(1_m, 4 I_m)) test prompts; inference loss (1/K)‖ŷ − ŷ⋆‖².
+Not stated by the paper: how the model reads the prompt (the book's wiring: :mod:`iclbook.fourlayer`), τ (0.1, as for
+Figure 2(a)), the number of steps, seeds. Tokens: ``"gaussian"`` (raw standard Gaussian, the paper's §4,
+the default) or ``"unit"`` (unit norm, the theory's §2).
+
+Two scales: ``scale="paper"`` (:data:`iclbook.fourlayer.PAPER`; about 12 s per Adam step on 2 CPU cores,
+a GPU run in practice) and ``scale="reduced"`` (:data:`iclbook.fourlayer.REDUCED`, minutes on 2 cores;
+chapter ``book/ch13_four_layer`` plots its cached run ``book/data/fig2b.json``). ``quick=True`` runs the
+first :data:`iclbook.fourlayer.QUICK_STEPS` steps of the reduced run, an exact prefix of it.
+
+The run also trains (unless ``one_layer=False``) the one-layer model of eq. (8) on the same problem with its
+own paper protocol (H = 64, Adam lr 1e-4, batch 256, :func:`iclbook.train`) for the same number of steps,
+and records its inference losses on the same test prompts, for the chapter's comparison.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .. import fourlayer as fl
+from ..inference import inference_callback
+from ..model import predict as predict_one_layer
+from ..train import train
+from .provenance import git_commit, provenance
+
+__all__ = ["ONE_LAYER", "N_SHOWN", "config", "run", "plot", "model_arrays"]
+
+#: The one-layer comparison: the paper's Figure 2(a) protocol.
+ONE_LAYER = dict(H=64, lr=1e-4, batch=256, n_train=10_000)
+
+#: Test prompts (in- and out-of-domain) whose predictions are stored for the chapter's comparison.
+N_SHOWN = 2
+
+
+def config(scale: str = "paper", quick: bool = False) -> dict:
+    """The configuration of a run: :data:`~iclbook.fourlayer.PAPER`, or :data:`~iclbook.fourlayer.REDUCED`
+    (also for ``quick``, with :data:`~iclbook.fourlayer.QUICK_STEPS` steps)."""
+    if scale not in ("paper", "reduced"):
+        raise ValueError(f"scale must be 'paper' or 'reduced', got {scale!r}")
+    if quick:
+        return dict(fl.REDUCED, steps=fl.QUICK_STEPS)
+    return dict(fl.PAPER if scale == "paper" else fl.REDUCED)
+
+
+def _clean(x):
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
+
+
+def model_arrays(model) -> dict:
+    """The model's parameters as float32 numpy arrays (name → array), for ``np.savez``."""
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: str = "paper",
+        tokens: str = "gaussian", device: str = "cpu", threads: int | None = 2, steps: int | None = None,
+        one_layer: bool = True, command: str | None = None) -> dict:
+    """Train the four-layer model and return its curves (JSON-serialisable) with provenance.
+
+    The final parameters are returned under ``"_arrays"`` (name → float32 array; :func:`reproduce` writes
+    them to ``fig2b_model.npz`` and keeps them out of the JSON).
+    """
+    cfg = config(scale, quick)
+    if steps is not None:
+        cfg["steps"] = int(steps)
+    t0, commit = time.perf_counter(), git_commit()
+    problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
+    data = fl.data_for(problem, cfg, seed=seed)
+    h = fl.train_fourlayer(cfg, seed=seed, tokens=tokens, device=device, threads=threads, problem=problem,
+                           data=data, progress=progress)
+    shown = {"in": data["test_in"][:N_SHOWN], "ood": data["test_ood"][:N_SHOWN]}
+    out = {
+        "figure": "fig2b",
+        "scale": "quick" if quick else scale,
+        "config": {k: v for k, v in h.config.items() if k not in ("device", "threads")},
+        "seed": int(seed),
+        "tokens": tokens,
+        "seeds": {"problem": seed, "torch_init": seed, "test_prompts": [seed, 1], "train_prompts": [seed, 2],
+                  "eval_prompts": [seed, 3], "batch_order": [seed, 4]},
+        "L_star": h.L_star,
+        "diverged": bool(h.diverged),
+        "message": h.message,
+        "steps_done": int(h.steps_done),
+        "step": [int(s) for s in h.step],
+        "train_loss": _clean(h.train_loss),
+        "train_loss_se": _clean(h.train_loss_se),
+        "batch_loss": _clean(h.batch_loss),
+        "inference_in": _clean(h.inference_in),
+        "inference_ood": _clean(h.inference_ood),
+        "shown_predictions": {k: fl.predict(h.model, problem, y, device=device).tolist()
+                              for k, y in shown.items()},
+    }
+    if one_layer:
+        cb = inference_callback(problem, {"in": data["test_in"], "ood": data["test_ood"]})
+        o = ONE_LAYER
+        h1 = train(problem, o["H"], steps=cfg["steps"], method="adam", seed=seed, lr=o["lr"], batch=o["batch"],
+                   n_train=o["n_train"], record_every=cfg["record_every"], callback=cb, progress=progress)
+        out["one_layer"] = {
+            **o, "steps": int(h1.steps_done), "seed": int(seed), "step": [int(s) for s in h1.step],
+            "loss": _clean(h1.loss), "inference_in": _clean(h1.extras["in"]),
+            "inference_ood": _clean(h1.extras["ood"]), "diverged": bool(h1.diverged),
+            "shown_predictions": {k: predict_one_layer(problem, h1.Q, h1.w, y).tolist() for k, y in shown.items()},
+        }
+    out["provenance"] = provenance(seconds=time.perf_counter() - t0, device=device, threads=threads,
+                                   command=command, commit=commit)
+    out["_arrays"] = model_arrays(h.model)
+    return out
+
+
+def plot(data: dict, fig=None):
+    """Left: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Right (log scale): the
+    in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations (dashed: the
+    one-layer model's, when the run has them)."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import COLORS, use_book_style
+
+    use_book_style()
+    if fig is None:
+        fig = plt.figure(figsize=(9.0, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    step = np.asarray(data["step"])
+    tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
+    se = np.array([np.nan if v is None else v for v in data["train_loss_se"]])
+    ax1.semilogy(step, tl, color=COLORS["model"], label="training loss (fresh prompts)")
+    ax1.fill_between(step, tl - 2 * se, tl + 2 * se, color=COLORS["model"], alpha=0.25, lw=0)
+    ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")
+    ax1.set_xlabel("Adam iteration")
+    ax1.set_ylabel(r"$\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
+    ax1.legend()
+    ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference loss, in-domain")
+    ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference loss, out-of-domain")
+    if "one_layer" in data:
+        one = data["one_layer"]
+        ax2.semilogy(one["step"], one["inference_in"], "--", lw=0.9, color=COLORS["ridge"],
+                     label=f"one layer (eq. 8, H={one['H']}), in-domain")
+        ax2.semilogy(one["step"], one["inference_ood"], "--", lw=0.9, color=COLORS["ood"],
+                     label="one layer, out-of-domain")
+    ax2.set_xlabel("Adam iteration")
+    ax2.set_ylabel(r"$\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
+    lows = [v for key in ("inference_in", "inference_ood") for v in data[key] if v is not None]
+    if "one_layer" in data:
+        lows += [v for v in data["one_layer"]["inference_in"] if v is not None]
+    if lows and min(lows) > 0:
+        ax2.set_ylim(bottom=min(lows) / 6)                     # room for the legend below the curves
+    ax2.legend(loc="lower left")
+    c = data["config"]
+    fig.suptitle(f"Figure 2(b), {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}, "
+                 f"H={c['H']}\nN={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, τ={c['tau']:g}; "
+                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
+    return fig

@@ -1,0 +1,164 @@
+"""Figure 5: the four-layer transformer for several numbers of heads H under a wall-clock budget (§4).
+
+The paper (§4): the four-layer model of Figure 2(b) trained for 100 s of wall-clock time for each H;
+(a) the final training and inference losses against H, smallest at H = 4; (b) the curves within the
+budget: a larger H completes fewer iterations, and H = 32 and 64 descend more slowly. The H grid, the
+hardware and τ are not stated.
+
+A wall-clock budget makes the curves depend on the machine. Here the figure is built from two parts:
+
+1. :func:`run` trains each H for the same fixed number of steps (deterministic on the CPU: seeded, cached
+   in ``book/data/fig5.json`` and tested like the other figures);
+2. :func:`measure_speed` measures the Adam steps per second of each H on the machine at hand, a separate
+   step, stored with the machine's name.
+
+:func:`at_budget` combines them: under a budget of B seconds, H completes B × (steps per second of H)
+steps, and its loss is read from the curve of part 1. The chapter ``book/ch13_four_layer`` draws it.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .. import fourlayer as fl
+from .provenance import git_commit, machine, provenance
+
+__all__ = ["H_GRID_PAPER", "H_GRID_REDUCED", "config", "run", "measure_speed", "at_budget", "plot"]
+
+#: The H grid at the paper's scale (d_model = 256): H must divide d_model; 64 heads of width 4 at most.
+H_GRID_PAPER = (1, 2, 4, 8, 16, 32, 64)
+#: The H grid at the reduced scale (d_model = 32): 16 heads of width 2 at most.
+H_GRID_REDUCED = (1, 2, 4, 8, 16)
+
+_STEPS = {"paper": 2_000, "reduced": 200}
+
+
+def config(scale: str = "paper", quick: bool = False) -> dict:
+    """The configuration: the four-layer protocol at ``scale`` with its H grid and step count per H
+    (``quick``: two H of the reduced grid, :data:`~iclbook.fourlayer.QUICK_STEPS` steps each)."""
+    if scale not in ("paper", "reduced"):
+        raise ValueError(f"scale must be 'paper' or 'reduced', got {scale!r}")
+    if quick:
+        return dict(fl.REDUCED, H_grid=[1, 16], steps=fl.QUICK_STEPS)
+    base = fl.PAPER if scale == "paper" else fl.REDUCED
+    grid = H_GRID_PAPER if scale == "paper" else H_GRID_REDUCED
+    return dict(base, H_grid=list(grid), steps=_STEPS[scale], record_every=base["record_every"] // 2)
+
+
+def _clean(x):
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
+
+
+def run_one(cfg: dict, H: int, *, seed: int = 0, tokens: str = "gaussian", device: str = "cpu",
+            threads: int | None = 2, steps: int | None = None, progress: bool = False) -> dict:
+    """Train one H (same problem, prompts and seed for every H); returns its curves."""
+    h = fl.train_fourlayer(cfg, seed=seed, tokens=tokens, H=H, steps=steps, device=device, threads=threads,
+                           progress=progress)
+    return {"H": int(H), "step": [int(s) for s in h.step], "train_loss": _clean(h.train_loss),
+            "train_loss_se": _clean(h.train_loss_se), "inference_in": _clean(h.inference_in),
+            "inference_ood": _clean(h.inference_ood), "diverged": bool(h.diverged), "message": h.message,
+            "steps_done": int(h.steps_done)}
+
+
+def measure_speed(cfg: dict, *, seed: int = 0, tokens: str = "gaussian", device: str = "cpu",
+                  threads: int | None = 2, steps: int = 10, repeats: int = 3) -> dict:
+    """Adam steps per second of each H of ``cfg["H_grid"]`` on this machine (median of ``repeats`` rounds,
+    the H interleaved within each round so that a drift of the machine's speed hits every H alike)."""
+    rounds = []
+    for _ in range(repeats):
+        rounds.append([fl.steps_per_second(cfg, H, steps=steps, seed=seed, tokens=tokens, device=device,
+                                           threads=threads) for H in cfg["H_grid"]])
+    return {"H": [int(H) for H in cfg["H_grid"]], "steps_per_second": np.median(rounds, axis=0).tolist(),
+            "machine": machine(), "device": device, "threads": threads, "steps": steps, "repeats": repeats}
+
+
+def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: str = "paper",
+        tokens: str = "gaussian", device: str = "cpu", threads: int | None = 2, speed: bool = True,
+        command: str | None = None) -> dict:
+    """Part 1 (fixed steps per H) and, unless ``speed=False``, part 2 (steps per second per H)."""
+    cfg = config(scale, quick)
+    t0, commit = time.perf_counter(), git_commit()
+    problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
+    runs = [run_one(cfg, H, seed=seed, tokens=tokens, device=device, threads=threads, progress=progress)
+            for H in cfg["H_grid"]]
+    out = {"figure": "fig5", "scale": "quick" if quick else scale, "config": cfg, "seed": int(seed),
+           "tokens": tokens, "L_star": float(problem.L_star), "runs": runs}
+    if speed:
+        out["speed"] = measure_speed(cfg, seed=seed, tokens=tokens, device=device, threads=threads,
+                                     steps=2 if quick else 10, repeats=1 if quick else 3)
+    out["provenance"] = provenance(seconds=time.perf_counter() - t0, device=device, threads=threads,
+                                   command=command, commit=commit)
+    return out
+
+
+def at_budget(data: dict, speed: dict, budget: float | None = None) -> dict:
+    """Combine the fixed-step curves with the measured speeds: for each H, the steps done within ``budget``
+    seconds (default: the largest budget every cached curve covers, min_H steps_H / speed_H) and the last
+    recorded losses at or before that step. Returns ``{"budget", "H", "steps", "train_loss",
+    "inference_in", "inference_ood", "seconds"}`` (``seconds``: one array per H, the time of each record)."""
+    sps = dict(zip(speed["H"], speed["steps_per_second"]))
+    runs = [r for r in sorted(data["runs"], key=lambda r: r["H"]) if r["H"] in sps]
+    if budget is None:
+        budget = min(r["steps_done"] / sps[r["H"]] for r in runs)
+    res = {"budget": float(budget), "H": [], "steps": [], "train_loss": [], "inference_in": [],
+           "inference_ood": [], "seconds": []}
+    for r in runs:
+        n = int(math.floor(budget * sps[r["H"]] + 1e-9))
+        step = np.asarray(r["step"])
+        i = int(np.searchsorted(step, n, side="right") - 1)
+        res["H"].append(r["H"])
+        res["steps"].append(n)
+        for key in ("train_loss", "inference_in", "inference_ood"):
+            v = r[key][i]
+            res[key].append(float("nan") if v is None else v)
+        res["seconds"].append((step / sps[r["H"]]).tolist())
+    return res
+
+
+def plot(data: dict, fig=None, speed: dict | None = None):
+    """(a) The training loss at the budget against H; (b) the training curves against seconds, cut at the
+    budget, with the machine named. ``speed`` defaults to ``data["speed"]``. Without speeds, (b) is drawn
+    against steps."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import use_book_style
+
+    use_book_style()
+    speed = speed if speed is not None else data.get("speed")
+    if fig is None:
+        fig = plt.figure(figsize=(9.0, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
+    runs = sorted(data["runs"], key=lambda r: r["H"])
+    cmap = plt.get_cmap("viridis")
+    cols = {r["H"]: cmap(i / max(1, len(runs) - 1) * 0.9) for i, r in enumerate(runs)}
+    if speed is not None:
+        b = at_budget(data, speed)
+        ax1.semilogy(b["H"], b["train_loss"], "o-", color="k", label="training loss")
+        ax1.semilogy(b["H"], b["inference_in"], "s--", color="#2ca02c", label="inference loss, in-domain")
+        ax1.semilogy(b["H"], b["inference_ood"], "^:", color="#8c564b", label="inference loss, out-of-domain")
+        ax1.set_title(f"(a) after {b['budget']:.0f} s of training")
+        for r, sec in zip(runs, b["seconds"]):
+            sec = np.asarray(sec)
+            keep = sec <= b["budget"] * (1 + 1e-9)
+            ax2.semilogy(sec[keep], np.asarray(r["train_loss"], dtype=float)[keep], color=cols[r["H"]],
+                         label=f"H = {r['H']}")
+        ax2.set_xlabel(f"seconds on {speed['machine']}\n({speed['device']}, {speed['threads']} thread(s))")
+        ax2.set_title("(b) training loss within the budget")
+    else:
+        last = [r["train_loss"][-1] for r in runs]
+        ax1.semilogy([r["H"] for r in runs], last, "o-", color="k", label="training loss")
+        ax1.set_title("(a) after a fixed number of steps")
+        for r in runs:
+            ax2.semilogy(r["step"], r["train_loss"], color=cols[r["H"]], label=f"H = {r['H']}")
+        ax2.set_xlabel("Adam iteration")
+    ax1.set_xscale("log", base=2)
+    ax1.set_xlabel("number of heads H")
+    ax1.legend()
+    ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
+    ax2.legend(ncol=2)
+    c = data["config"]
+    fig.suptitle(f"Figure 5, {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}; "
+                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
+    return fig

@@ -1,0 +1,54 @@
+"""The book-wide figure style (iclbook.plotting) and the audit's reading of statement titles (chapter 12)."""
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat as nbf  # noqa: E402
+
+from iclbook import audit, plotting  # noqa: E402
+
+COLUMN_PX = 700          # the text column at 1280 px; figures are shrunk to it
+
+
+def _displayed_pt(fig, size_pt):
+    """Font size on screen, in CSS points, of text of ``size_pt`` in ``fig`` shown COLUMN_PX wide."""
+    return size_pt * COLUMN_PX / (fig.get_figwidth() * 96)
+
+
+def test_text_is_at_least_9pt_on_screen_at_any_width():
+    # a wrong style (fonts fixed at 10 pt whatever the width) makes a 9.5-inch figure's ticks about 6.5 pt
+    plotting.use_book_style()
+    for width in (6.4, 9.0, 9.5, 12.0):
+        fig = plt.figure(figsize=(width, 3.6))          # plain pyplot, as chapters and experiments call it
+        try:
+            for key in ("font.size", "xtick.labelsize", "legend.fontsize", "axes.labelsize"):
+                assert _displayed_pt(fig, plt.rcParams[key]) >= 9.0 - 1e-9, (width, key)
+        finally:
+            plt.close(fig)
+
+
+def test_png_has_twice_the_pixels_it_is_shown_with():
+    plotting.use_book_style()
+    fig, _ = plotting.new_axes()
+    try:
+        assert fig.get_figwidth() * plt.rcParams["savefig.dpi"] >= 2 * COLUMN_PX
+    finally:
+        plt.close(fig)
+
+
+def test_a_title_that_starts_with_the_papers_number_names_that_result(tmp_path):
+    md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+    nb = nbf.v4.new_notebook()
+    nb.cells = [md("# T\n\n```{prf:lemma} Lemma 5 (deterministic form of the loss)\n:label: lem-5\n:nonumber:\n"
+                   ":class: badge-confirmed\n\nText.\n```\n\n```{prf:lemma} Push-through identity (used in the "
+                   "paper's Appendix C)\n:label: lem-w\n:nonumber:\n\nText.\n```\n"),
+                code("assert 1 < 2")]
+    nb.cells[1].execution_count = 1
+    p = tmp_path / "ch01_a.ipynb"
+    p.write_text(json.dumps(nb))
+    ch = audit.read_chapter(p)
+    assert [s.paper for s in ch.statements] == [["Lemma 5"], []]
+    rows = {r["result"]: r for r in audit.claims_table([ch])}
+    assert rows["Lemma 5"]["status"] == "checked" and rows["Lemma 4"]["status"] == "not stated"
