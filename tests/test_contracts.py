@@ -73,6 +73,9 @@ def test_overflow_is_a_clean_error(setup, small):
     # attention scores that overflow
     _raises_cleanly("Q: entries are so large that the attention scores V_Nᵀ Q_h v_k overflow float64",
                     lambda: ic.empirical_loss_and_grad(p, np.full_like(Q, 1.7e308), w, y))
+    # entries of both signs: V_Nᵀ Q_h has +inf and −inf, and their sums in the scores are NaN
+    _raises_cleanly("Q: entries are so large that the attention scores V_Nᵀ Q_h v_k overflow float64",
+                    lambda: ic.population_loss_and_grad(p, 1.7e308 * np.sign(Q), w))
     _raises_cleanly("Q: entries are so large that the attention scores V_Nᵀ Q_h v_k overflow float64",
                     lambda: ic.population_loss_and_grad(p, np.full_like(Q, 1.7e308), w))
     # a loss that overflows (the residuals overflow when squared, and inf − inf appears in the gradient)
@@ -401,6 +404,8 @@ def test_problem_accepts_the_boundaries():
     Zb.flat[np.argmax(np.abs(Zt))] = -1e100
     ic.Problem(V, Zb, 4, 1e190)                                          # exactly at the 1e100 limit
     ic.Problem(V, Zt, 1, 0.1)                                            # N = 1: Assumption 3 is void
+    with pytest.raises(ValueError, match="Assumption 3"):                # N = 2 is checked
+        ic.Problem(V[:, [0, 0] + list(range(2, 12))], Zt, 2, 0.1)
     ic.Problem(V, Zt, 11, 0.1)                                           # N = K − 1
     # two prompt tokens equal in all but one coordinate still satisfy Assumption 3
     W = V.copy()
