@@ -12,7 +12,7 @@ MATHJAX := .cache/npm/node_modules/mathjax/es5
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk \
                 fonts-freefont-otf fonts-dejavu-core librsvg2-bin poppler-utils
 
-.PHONY: install book pdf pdf-build test lab clean
+.PHONY: install book pdf pdf-build test lab clean mutation
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,5 +72,16 @@ test: $(STAMP) $(TORCH_STAMP) $(MATHJAX)/tex-chtml.js
 lab: $(STAMP)
 	$(BIN)/jupyter lab book$(if $(filter 0,$(shell id -u)), --allow-root)
 
+# Mutation testing (not part of `make test`): every mutant of the core numerical modules (model, ridge, theory,
+# problem) and of Adam's update, against the unit tests selected in pyproject.toml's [tool.mutmut]; a fresh run
+# (the mutants/ folder is rebuilt), two workers, one BLAS thread each. Prints the score at the end.
+MUTANTS := 'iclbook.model.*' 'iclbook.ridge.*' 'iclbook.theory.*' 'iclbook.problem.*' 'iclbook.train.x__adam_update__*'
+
+mutation: $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -rf mutants
+	OPENBLAS_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/python tests/mutation_score.py $(MUTANTS)
+
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache mutants

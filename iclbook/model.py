@@ -90,13 +90,13 @@ def _softmax(D: np.ndarray, axis: int = 1) -> np.ndarray:
 
 def _ahat(S: np.ndarray, w: np.ndarray) -> np.ndarray:
     # Â[:, k] = Σ_h w_{h,k} s^h_k
-    return np.einsum("hk,hnk->nk", w, S, optimize=False)
+    return np.einsum("hk,hnk->nk", w, S, optimize=False)  # pragma: no mutate (equivalent: optimize= only orders a 2-operand contraction; upper-case subscripts are the same labels)
 
 
 def attention_weights(problem: Problem, Q, w) -> np.ndarray:
     """Â(θ) of shape (N, K): column k is â_k = Σ_h w_{h,k} softmax(V_Nᵀ Q_h v_k) (eqs. 8, 35)."""
     Q, w = check_params(problem, Q, w)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # pragma: no mutate (equivalent: einsum reports no floating-point errors and the scores are checked before; a guard only)
         return _finite(_ahat(_softmax(_checked_scores(problem, Q)), w), "Â(θ)")
 
 
@@ -145,7 +145,7 @@ def grad_from_dA(problem: Problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
     """
     H, N, K = S.shape
     d = problem.d
-    gw = np.einsum("hnk,nk->hk", S, G, optimize=False)                  # (H, K)
+    gw = np.einsum("hnk,nk->hk", S, G, optimize=False)                  # (H, K)  # pragma: no mutate (equivalent: as in _ahat)
     R = G[None, :, :] - gw[:, None, :]
     R *= S                                                                # J(s^h_k) G_k
     R *= w[:, None, :]

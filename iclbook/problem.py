@@ -235,9 +235,9 @@ def fourier_basis(theta, m: int) -> np.ndarray:
     theta = np.asarray(theta, dtype=np.float64)
     rows = [np.ones_like(theta)]
     j = 1
-    while len(rows) < m:
+    while len(rows) < m:  # pragma: no mutate (equivalent: < m or <= m, rows[:m] keeps the same m rows)
         rows.append(np.sqrt(2.0) * np.cos(j * theta))
-        if len(rows) < m:
+        if len(rows) < m:  # pragma: no mutate (equivalent: < m or <= m, rows[:m] keeps the same m rows)
             rows.append(np.sqrt(2.0) * np.sin(j * theta))
         j += 1
     return np.stack(rows[:m])
@@ -271,7 +271,7 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
         return Problem(V, Zt, N, tau)
     V = rng.standard_normal((d, K))
     if unit_tokens:
-        V /= np.linalg.norm(V, axis=0, keepdims=True)
+        V /= np.linalg.norm(V, axis=0, keepdims=True)  # pragma: no mutate (equivalent: without keepdims the (K,) norms broadcast over the columns just the same)
     if isinstance(features, str):
         if features != "gaussian":
             raise ValueError(f"features must be 'gaussian', 'fourier' or a callable, got {features!r}")
