@@ -186,6 +186,13 @@ def _fix_doctree(app, doctree, docname):
                 para.replace(para[0], nodes.Text(str(para[0])[len("Proof. "):]))
             if not isinstance(node.children[0] if node.children else None, nodes.title):
                 node.insert(0, nodes.title("", "Proof"))
+    if app.builder.format == "latex":
+        # a badge inside a theorem title reaches LaTeX as a local reference that LaTeX cannot resolve (the
+        # definition is in the preface): in the PDF the badge is its words, without the link
+        for badge in list(doctree.findall(nodes.inline)):
+            if "iclbook-badge" in badge["classes"]:
+                for ref in list(badge.findall(nodes.reference)):
+                    ref.replace_self(ref.children)
     names = getattr(app.env, "iclbook_prf_names", {})
     for ref in doctree.findall(nodes.reference):
         target = ref.get("refid") or (ref.get("refuri", "").split("#")[-1] if "#" in ref.get("refuri", "") else "")
