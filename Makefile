@@ -75,7 +75,8 @@ lab: $(STAMP)
 # Mutation testing (not part of `make test`): every mutant of the core numerical modules (model, ridge, theory,
 # problem) and of Adam's update, against the unit tests selected in pyproject.toml's [tool.mutmut]; a fresh run
 # (the mutants/ folder is rebuilt), two workers, one BLAS thread each. Prints the score at the end.
-MUTANTS := 'iclbook.model.*' 'iclbook.ridge.*' 'iclbook.theory.*' 'iclbook.problem.*' 'iclbook.train.x__adam_update__*'
+MUTANTS := 'iclbook.model.*' 'iclbook.ridge.*' 'iclbook.convergence.*' 'iclbook.problem.*' 'iclbook._validate.*' \
+           'iclbook.training.x_adam_update__*'
 
 mutation: $(STAMP) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

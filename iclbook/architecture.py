@@ -1,14 +1,15 @@
 """The general one-layer multi-head softmax attention on the embedding matrix (eqs. 2–7).
 
 This is the architecture as the paper describes it before the parameter restriction: a direct,
-unoptimised implementation kept for chapter 2 and for the test that diag(T(E)) under the restricted
-weights (eq. 7) equals the fast prediction formula (eq. 8) of :func:`iclbook.predict`.
+unoptimised implementation kept for ``book/ch02_transformer`` and for the test that diag(T(E)) under the
+restricted weights (eq. 7) equals the fast prediction formula (eq. 8) of :func:`iclbook.model.predict`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .model import check_params, prompt_labels
+from ._validate import check_params, prompt_labels
+from .model import softmax
 from .problem import Problem
 
 __all__ = ["embed", "multihead_attention", "restricted_weights", "transformer_predict"]
@@ -30,12 +31,6 @@ def embed(problem: Problem, y) -> tuple[np.ndarray, np.ndarray]:
     return EP, E
 
 
-def _softmax_cols(X: np.ndarray) -> np.ndarray:
-    X = X - X.max(axis=0, keepdims=True)
-    X = np.exp(X)
-    return X / X.sum(axis=0, keepdims=True)
-
-
 def multihead_attention(EP, E, WQ, WK, WV, WO) -> np.ndarray:
     """T(E) = W^O [head_1(E); …; head_H(E)] with head_h(E) = W^V_h E_P softmax((W^K_h E_P)ᵀ (W^Q_h E)) (eqs. 5–6).
 
@@ -46,7 +41,7 @@ def multihead_attention(EP, E, WQ, WK, WV, WO) -> np.ndarray:
     heads = []
     for Wq, Wk, Wv in zip(WQ, WK, WV):
         scores = (Wk @ EP).T @ (Wq @ E)                                  # (N, K)
-        heads.append(Wv @ EP @ _softmax_cols(scores))                     # (K, K)
+        heads.append(Wv @ EP @ softmax(scores, axis=0))                     # (K, K)
     return WO @ np.vstack(heads)
 
 

@@ -138,8 +138,7 @@ def _cmd_train(a) -> int:
         print(f"observed rate per step = {h.observed_rate():.6f}; Theorem 1 bound rate 1 - eta_w*zeta0/2 = "
               f"{bound_rate:.6f}")
     if a.method == "gd" and 0 <= bound_rate <= 1:
-        from .theory import theorem1_bound
-        ok = bool(np.all(h.gap <= theorem1_bound(h.step, h.eta_w, h.zeta0, h.delta0) * (1 + 1e-9)))
+        ok = h.within_theorem1_bound()
         print(f"gap under Theorem 1's bound at every record: {'yes' if ok else 'NO'}")
     if h.diverged:
         print(h.message)

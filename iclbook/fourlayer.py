@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import prompt_labels, sample_prompts
+from ._validate import prompt_labels
+from .problem import sample_prompts
 from .problem import Problem, make_problem
 from .ridge import ridge_predict
-from .train import EXPLODE_FACTOR, TrainingDiverged
+from .training import EXPLODE_FACTOR, TrainingDiverged
 
 __all__ = ["PAPER", "REDUCED", "QUICK_STEPS", "TOKENS", "FourLayerHistory", "require_torch", "prompt_tokens",
            "build_model", "predict", "problem_for", "data_for", "train_fourlayer", "steps_per_second",

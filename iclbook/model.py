@@ -11,37 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_int, check_params, check_rng, prompt_labels
 from .problem import Problem
 
 __all__ = [
-    "check_params", "head_scores", "softmax_weights", "attention_weights", "predict",
+    "head_scores", "softmax", "softmax_weights", "attention_weights", "predict",
     "population_loss", "population_grad", "population_loss_and_grad", "empirical_loss_and_grad",
-    "grad_from_dA", "sample_prompts", "init_params", "prompt_labels", "B_matrices",
+    "grad_from_dA", "init_params", "B_matrices", "weights_for_target", "excess_loss",
+    "sign_cone_distance2", "one_head_gap_floor",
 ]
-
-
-def check_params(problem: Problem, Q, w=None):
-    """Validate (Q, w) against the problem; returns float64 arrays. Raises ``ValueError`` naming the argument."""
-    try:
-        Q = np.asarray(Q, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("Q must be a real array of shape (H, d, d)") from None
-    d = problem.d
-    if Q.ndim != 3 or Q.shape[1:] != (d, d) or Q.shape[0] < 1:
-        raise ValueError(f"Q must have shape (H, d, d) = (H, {d}, {d}), got {Q.shape}")
-    if not np.all(np.isfinite(Q)):
-        raise ValueError("Q contains NaN or infinite entries")
-    if w is None:
-        return Q
-    try:
-        w = np.asarray(w, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("w must be a real array of shape (H, K)") from None
-    if w.shape != (Q.shape[0], problem.K):
-        raise ValueError(f"w must have shape (H, K) = ({Q.shape[0]}, {problem.K}), got {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w contains NaN or infinite entries")
-    return Q, w
 
 
 def head_scores(problem: Problem, Q: np.ndarray) -> np.ndarray:
@@ -79,6 +57,11 @@ def softmax_weights(problem: Problem, Q) -> np.ndarray:
     return _softmax(_checked_scores(problem, Q))
 
 
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """softmax over ``axis``, shifted by the maximum (the map of eq. 8 and Lemma 2); returns a new float64 array."""
+    return _softmax(np.array(x, dtype=np.float64), axis=axis)
+
+
 def _softmax(D: np.ndarray, axis: int = 1) -> np.ndarray:
     """Softmax over ``axis`` (the N prompt positions of (H, N, K) scores by default), shifted by the maximum,
     computed in place in ``D`` (a fresh float64 array) and returned."""
@@ -98,23 +81,6 @@ def attention_weights(problem: Problem, Q, w) -> np.ndarray:
     Q, w = check_params(problem, Q, w)
     with np.errstate(over="ignore", invalid="ignore"):  # pragma: no mutate (equivalent: einsum reports no floating-point errors and the scores are checked before; a guard only)
         return _finite(_ahat(_softmax(_checked_scores(problem, Q)), w), "Â(θ)")
-
-
-def prompt_labels(problem: Problem, y, name: str = "y") -> tuple[np.ndarray, bool]:
-    """The prompt labels (first N) from y of shape (N,), (K,), (n, N) or (n, K); returns ((n, N), was_1d)."""
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real array of labels") from None
-    if y.ndim not in (1, 2) or y.shape[-1] not in (problem.N, problem.K):
-        raise ValueError(
-            f"{name} must have shape (N,), (K,), (n, N) or (n, K) with N = {problem.N}, K = {problem.K}; got {y.shape}"
-        )
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    one = y.ndim == 1
-    y2 = y[None, :] if one else y
-    return y2[:, : problem.N], one
 
 
 def predict(problem: Problem, Q, w, y) -> np.ndarray:
@@ -155,8 +121,8 @@ def grad_from_dA(problem: Problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
 
 
 def _population(problem: Problem, Q: np.ndarray, w: np.ndarray, D: np.ndarray | None = None):
-    """Unvalidated core of :func:`population_loss_and_grad` (the training loop's hot path); ``D`` are the
-    scores :func:`head_scores` if already computed (they are overwritten)."""
+    """The arithmetic of :func:`population_loss_and_grad`; ``D`` are the scores :func:`head_scores` if
+    already computed (they are overwritten)."""
     S = _softmax(head_scores(problem, Q) if D is None else D)
     delta = _ahat(S, w) - problem.A
     G = problem.Zbar2 @ delta
@@ -166,7 +132,7 @@ def _population(problem: Problem, Q: np.ndarray, w: np.ndarray, D: np.ndarray | 
 
 
 def _empirical(problem: Problem, Q: np.ndarray, w: np.ndarray, y: np.ndarray, D: np.ndarray | None = None):
-    """Unvalidated core of :func:`empirical_loss_and_grad` (the training loop's hot path)."""
+    """The arithmetic of :func:`empirical_loss_and_grad`."""
     n = y.shape[0]
     S = _softmax(head_scores(problem, Q) if D is None else D)
     yP = y[:, : problem.N]
@@ -176,17 +142,31 @@ def _empirical(problem: Problem, Q: np.ndarray, w: np.ndarray, y: np.ndarray, D:
     return 0.5 * float(np.sum(r * r)) / n, gQ, gw
 
 
-def population_loss_and_grad(problem: Problem, Q, w):
-    """(L(θ), ∂L/∂Q, ∂L/∂w) exactly, from Lemma 5 (eq. 36) and §6.3 in one pass.
+def population_loss_and_grad(problem: Problem, Q, w, *, checked: bool = True):
+    """(L(θ), ∂L/∂Q, ∂L/∂w) exactly, from Lemma 5 (eq. 36) and §6.3 in one pass (derived in ``book/ch05_gradients``).
 
     L(θ) = ½ ‖Z̄(Â(θ) − A)‖_F² + L⋆ and ∂L/∂Â = Z̄²(Â − A).
+    ``checked=False`` skips the input checks and lets non-finite values through (the training loops' hot
+    path: they test the loss themselves and stop on divergence); Q and w must then be float64 arrays.
     """
+    if not checked:
+        return _population(problem, Q, w)
     Q, w = check_params(problem, Q, w)
     D = _checked_scores(problem, Q)
     with np.errstate(over="ignore", invalid="ignore"):
         loss, gQ, gw = _population(problem, Q, w, D)
     _finite(loss, "the loss")
     return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
+
+
+def excess_loss(problem: Problem, Ahat) -> float:
+    """½ Σ_k ‖Z̄(â_k − a_k)‖² = ½ tr((Â − A)ᵀ Z̄² (Â − A)): the loss above L⋆ of any linear smoother Â (N×K)
+    (Lemma 5, eq. 36; ``book/ch04_loss``). With Â = Â(θ) it is the optimality gap L(θ) − L⋆ computed without
+    the cancellation of ``population_loss − L_star``; with Â = 0 it is Δ(0) (w(0) = 0)."""
+    D = np.asarray(Ahat, dtype=np.float64) - problem.A
+    if D.shape != (problem.N, problem.K):
+        raise ValueError(f"Ahat must have shape (N, K) = ({problem.N}, {problem.K}), got {np.shape(Ahat)}")
+    return 0.5 * float(np.sum(D * (problem.Zbar2 @ D)))
 
 
 def population_loss(problem: Problem, Q, w) -> float:
@@ -196,8 +176,8 @@ def population_loss(problem: Problem, Q, w) -> float:
     """
     Q, w = check_params(problem, Q, w)
     with np.errstate(over="ignore", invalid="ignore"):
-        delta = _ahat(_softmax(_checked_scores(problem, Q)), w) - problem.A
-        return _finite(0.5 * float(np.sum(delta * (problem.Zbar2 @ delta))) + problem.L_star, "the loss")
+        Ahat = _ahat(_softmax(_checked_scores(problem, Q)), w)
+        return _finite(excess_loss(problem, Ahat) + problem.L_star, "the loss")
 
 
 def population_grad(problem: Problem, Q, w):
@@ -206,13 +186,15 @@ def population_grad(problem: Problem, Q, w):
     return gQ, gw
 
 
-def empirical_loss_and_grad(problem: Problem, Q, w, y):
+def empirical_loss_and_grad(problem: Problem, Q, w, y, *, checked: bool = True):
     """Mean over prompts of ½ Σ_{k=1}^K (ŷ_k − y_k)², and its exact gradient (gQ, gw).
 
     ``y`` has shape (n, K): all K labels of n prompts (the first N form each prompt). The per-prompt
     gradient is that of §6.3 with ∂ℓ/∂Â = y_P (ŷ − y)ᵀ; it is averaged over the n prompts.
-    Returns ``(loss, gQ, gw)``.
+    Returns ``(loss, gQ, gw)``. ``checked=False`` as in :func:`population_loss_and_grad`.
     """
+    if not checked:
+        return _empirical(problem, Q, w, y)
     Q, w = check_params(problem, Q, w)
     try:
         y = np.asarray(y, dtype=np.float64)
@@ -229,39 +211,84 @@ def empirical_loss_and_grad(problem: Problem, Q, w, y):
     return loss, _finite(gQ, "the gradient"), _finite(gw, "the gradient")
 
 
-def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0, lam_std=1.0):
-    """Draw n tasks and their noisy labels (eq. 1): returns ``(lam, y)`` of shapes (n, m) and (n, K).
-
-    λ ~ N(lam_mean·1, lam_std² I_m) (training: N(0, I); the paper's out-of-domain tasks: mean 1,
-    std 2) and y_k = λᵀ(f(v_k) + ε_k) with ε_k ~ N(0, τ I_m) i.i.d. Given λ, the noise λᵀε_k is
-    N(0, τ‖λ‖²) and independent across k, so it is drawn in that form (exactly the same law, without
-    materialising the m×K noise matrix of every prompt). ``rng`` is a ``numpy.random.Generator``.
-    """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n (number of prompts) must be a positive integer, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(0))")
-    for name, val in (("lam_mean", lam_mean), ("lam_std", lam_std)):
-        if not np.all(np.isfinite(np.asarray(val, dtype=float))):
-            raise ValueError(f"{name} must be finite, got {val!r}")
-    if np.any(np.asarray(lam_std) < 0):
-        raise ValueError(f"lam_std must be ≥ 0, got {lam_std!r}")
-    lam = lam_mean + lam_std * rng.standard_normal((n, problem.m))
-    noise_sd = np.sqrt(problem.tau) * np.linalg.norm(lam, axis=1, keepdims=True)
-    y = lam @ problem.Zt + noise_sd * rng.standard_normal((n, problem.K))
-    return lam, y
-
-
 def init_params(problem: Problem, H: int, *, rng, beta: float = 1.0):
     """The paper's initialization: Q_h(0) with i.i.d. N(0, β²) entries and w(0) = 0 (Prop. 1, §3).
 
     Returns ``(Q0, w0)`` of shapes (H, d, d) and (H, K).
     """
-    if not isinstance(H, (int, np.integer)) or isinstance(H, bool) or H < 1:
-        raise ValueError(f"H (number of heads) must be a positive integer, got {H!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(0))")
+    check_int(H, "H (number of heads)")
+    check_rng(rng)
     if not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta (initialization scale, Prop. 1) must be finite and > 0, got {beta!r}")
     Q0 = beta * rng.standard_normal((H, problem.d, problem.d))
     return Q0, np.zeros((H, problem.K))
+
+
+def weights_for_target(problem: Problem, Q, target=None) -> np.ndarray:
+    """Output weights w with Â(Q, w) = ``target`` (default: the limit A of eq. 34), given the heads' Q.
+
+    Column k of Â is C_k w_{:,k} with C_k = (s^1_k, …, s^H_k) (N×H, eq. 35), so w_{:,k} is the minimum-norm
+    solution of C_k w_{:,k} = a_k. It reaches the target exactly when C_k has rank N, which needs H ≥ N
+    (``book/ch02_transformer``: with H ≥ N heads the model can express A; Assumption 2's ζ > 0 is the same
+    rank condition). Returns (H, K).
+    """
+    S = softmax_weights(problem, Q)                                       # (H, N, K)
+    T = problem.A if target is None else np.asarray(target, dtype=np.float64)
+    if T.shape != (problem.N, problem.K):
+        raise ValueError(f"target must have shape (N, K) = ({problem.N}, {problem.K}), got {T.shape}")
+    C = S.transpose(2, 1, 0)                                              # (K, N, H): C_k
+    return np.stack([np.linalg.lstsq(C[k], T[:, k], rcond=None)[0] for k in range(problem.K)], axis=1)
+
+
+def _nnls(R: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """min ‖Rx − b‖ over x ≥ 0 (Lawson & Hanson 1974, ch. 23's active-set algorithm), exact at termination."""
+    n = R.shape[1]
+    x, passive = np.zeros(n), np.zeros(n, dtype=bool)
+    grad = R.T @ (b - R @ x)
+    while (~passive).any() and grad[~passive].max() > tol * max(1.0, np.abs(grad).max()):
+        j = np.flatnonzero(~passive)[np.argmax(grad[~passive])]
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(R[:, passive], b, rcond=None)[0]
+            if z[passive].min() > 0:
+                break
+            neg = passive & (z <= 0)
+            alpha = np.min(x[neg] / (x[neg] - z[neg]))
+            x = x + alpha * (z - x)
+            passive &= x > tol
+        x = z
+        grad = R.T @ (b - R @ x)
+    return x
+
+
+def sign_cone_distance2(a, M=None) -> float:
+    """min over x in R^N_{≥0} ∪ R^N_{≤0} of (x − a)ᵀ M (x − a): the squared M-distance from ``a`` to the
+    vectors whose entries all share one sign (``book/ch02_transformer``, the paper's §3.3 on one head).
+
+    Two non-negative least-squares problems, exactly: with M = RᵀR (Cholesky), the distance to the
+    non-negative orthant is min_{x ≥ 0} ‖Rx − Ra‖², and to the non-positive one min_{x ≥ 0} ‖Rx + Ra‖².
+    M (symmetric positive definite) defaults to the identity.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    n = a.size
+    M = np.eye(n) if M is None else np.asarray(M, dtype=np.float64)
+    if M.shape != (n, n):
+        raise ValueError(f"M must have shape ({n}, {n}), got {M.shape}")
+    R = np.linalg.cholesky(M).T
+    best = np.inf
+    for sign in (1.0, -1.0):
+        x = _nnls(R, sign * (R @ a))
+        r = R @ (sign * x - a)
+        best = min(best, float(r @ r))
+    return best
+
+
+def one_head_gap_floor(problem: Problem) -> float:
+    """A lower bound on L(θ) − L⋆ for every θ with one head (H = 1): ½ Σ_k sign_cone_distance2(a_k, Z̄²).
+
+    With one head, â_k = w_{1,k} softmax(V_Nᵀ Q_1 v_k) has entries of one sign, so by Lemma 5 (eq. 36) the gap
+    ½ Σ_k ‖Z̄(â_k − a_k)‖² is at least the distance of each a_k to those vectors (``book/ch02_transformer``).
+    """
+    return 0.5 * sum(sign_cone_distance2(problem.A[:, k], problem.Zbar2) for k in range(problem.K))
+

@@ -12,7 +12,9 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Problem", "make_problem", "fourier_features"]
+from ._validate import check_int, check_rng, is_int
+
+__all__ = ["Problem", "make_problem", "fourier_features", "fourier_basis", "sample_prompts"]
 
 _UNIT_TOL = 1e-8
 _MAX_ENTRY = 1e100      # larger entries overflow when squared and summed
@@ -34,10 +36,6 @@ def _as_matrix(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} has entries above {_MAX_ENTRY:.0e} in absolute value: Z̄² and the scores would overflow")
     a.setflags(write=False)
     return a
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class Problem:
                 f"V has {V.shape[1]} tokens (columns) but Zt has {Zt.shape[1]}: both must be K columns"
             )
         K = V.shape[1]
-        if not _is_int(self.N):
+        if not is_int(self.N):
             raise ValueError(f"N (prompt length) must be an integer, got {self.N!r}")
         N = int(self.N)
         if N < 1:
@@ -219,8 +217,7 @@ def fourier_features(m: int):
     Orthonormal for θ uniform on [0, 2π). Returns a callable f: R² → R^m, for tokens with d = 2, so
     that a template λᵀf can be drawn as a curve over the angle.
     """
-    if not _is_int(m) or m < 1:
-        raise ValueError(f"m (number of Fourier features) must be a positive integer, got {m!r}")
+    check_int(m, "m (number of Fourier features)")
 
     def f(v):
         v = np.asarray(v, dtype=np.float64)
@@ -259,8 +256,7 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
     All randomness comes from ``numpy.random.default_rng(seed)``.
     """
     for name, val in (("K", K), ("N", N), ("d", d), ("m", m)):
-        if not _is_int(val) or val < 1:
-            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        check_int(val, name)
     rng = np.random.default_rng(seed)
     if isinstance(features, str) and features == "fourier":
         if d != 2:
@@ -284,3 +280,24 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
     else:
         raise ValueError(f"features must be 'gaussian', 'fourier' or a callable, got {features!r}")
     return Problem(V, Zt, N, tau, unit_tokens=unit_tokens)
+
+
+def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0, lam_std=1.0):
+    """Draw n tasks and their noisy labels (eq. 1): returns ``(lam, y)`` of shapes (n, m) and (n, K).
+
+    λ ~ N(lam_mean·1, lam_std² I_m) (training: N(0, I); the paper's out-of-domain tasks: mean 1,
+    std 2) and y_k = λᵀ(f(v_k) + ε_k) with ε_k ~ N(0, τ I_m) i.i.d. Given λ, the noise λᵀε_k is
+    N(0, τ‖λ‖²) and independent across k, so it is drawn in that form (exactly the same law, without
+    materialising the m×K noise matrix of every prompt). ``rng`` is a ``numpy.random.Generator``.
+    """
+    check_int(n, "n (number of prompts)")
+    check_rng(rng)
+    for name, val in (("lam_mean", lam_mean), ("lam_std", lam_std)):
+        if not np.all(np.isfinite(np.asarray(val, dtype=float))):
+            raise ValueError(f"{name} must be finite, got {val!r}")
+    if np.any(np.asarray(lam_std) < 0):
+        raise ValueError(f"lam_std must be ≥ 0, got {lam_std!r}")
+    lam = lam_mean + lam_std * rng.standard_normal((n, problem.m))
+    noise_sd = np.sqrt(problem.tau) * np.linalg.norm(lam, axis=1, keepdims=True)
+    y = lam @ problem.Zt + noise_sd * rng.standard_normal((n, problem.K))
+    return lam, y

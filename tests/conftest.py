@@ -17,14 +17,3 @@ import iclbook as ic
 def small():
     """The book's small problem: K=12, N=4, d=6, m=3, τ=0.1 (chapters 2, 4–6 and 8 use it)."""
     return ic.make_problem(12, 4, 6, 3, 0.1, seed=0)
-
-
-def central_diff(f, X, h=1e-6):
-    G = np.zeros_like(X)
-    for i in np.ndindex(X.shape):
-        Xp = X.copy()
-        Xp[i] += h
-        Xm = X.copy()
-        Xm[i] -= h
-        G[i] = (f(Xp) - f(Xm)) / (2 * h)
-    return G

@@ -1,9 +1,9 @@
-"""iclbook.audit reads statements and checks from notebooks (chapter 12's table)."""
+"""booktools.audit reads statements and checks from notebooks (chapter 12's table)."""
 import json
 
 import nbformat as nbf
 
-from iclbook import audit
+from booktools import audit
 
 
 def _write(tmp_path, name, cells):

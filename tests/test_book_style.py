@@ -7,7 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat as nbf  # noqa: E402
 
-from iclbook import audit, plotting  # noqa: E402
+from booktools import audit  # noqa: E402
+from iclbook import plotting  # noqa: E402
 
 COLUMN_PX = 700          # the text column at 1280 px; figures are shrunk to it
 

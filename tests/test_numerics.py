@@ -8,7 +8,6 @@ square root Z̄); Theorem 1's rate from the descent lemma and the PL inequality 
 plain transcription of Kingma & Ba (2015), Algorithm 1. Tolerances are set a few orders above round-off
 and far below the 1 % errors these tests exist to catch (tests/test_mutations.py checks that they do).
 """
-import importlib
 import math
 
 import numpy as np
@@ -17,7 +16,7 @@ import sympy as sp
 
 import iclbook as ic
 from iclbook import model as icm
-ict = importlib.import_module("iclbook.train")              # the module, not the function ic.train
+from iclbook import training as ict
 
 # (K, N, d, m, tau): m > N, m = N and m < N (so that reg = 0 is allowed), with distinct noise levels
 SHAPES = [(12, 4, 6, 3, 0.1), (9, 3, 4, 5, 0.5), (10, 4, 3, 4, 0.05)]
@@ -77,10 +76,9 @@ def test_softmax_of_any_axis_matches_math_exp():
             col = [math.exp(v) for v in x[tuple(sl)]]
             want[tuple(sl)] = [c / math.fsum(col) for c in col]
         np.testing.assert_allclose(icm._softmax(x.copy(), axis=axis), want, rtol=1e-12)
-    from iclbook import dynamics
     v = [0.5, -1.0, 2.0]
     e = [math.exp(t) for t in v]
-    np.testing.assert_allclose(dynamics.softmax(v), [t / math.fsum(e) for t in e], rtol=1e-13)
+    np.testing.assert_allclose(icm.softmax(v), [t / math.fsum(e) for t in e], rtol=1e-13)
 
 
 def test_attention_weights_and_predictions_match_a_plain_loop(small):
@@ -282,7 +280,7 @@ def test_adam_update_is_kingma_ba_algorithm_1(betas, eps):
     grads = [rng.standard_normal((3, 4)) * np.logspace(-4, 1, 4) for _ in range(6)]
     p, m1, m2, tmp = theta0.copy(), np.zeros((3, 4)), np.zeros((3, 4)), np.empty((3, 4))
     for n_steps in range(1, 7):
-        ict._adam_update(p, grads[n_steps - 1], m1, m2, tmp, n_steps, 0.05, *betas, eps)
+        ict.adam_update(p, grads[n_steps - 1], m1, m2, tmp, n_steps, 0.05, *betas, eps)
         want, m, v = _kingma_ba(theta0, grads[:n_steps], 0.05, *betas, eps)
         np.testing.assert_allclose(p, want, rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(m1, m, rtol=1e-13, atol=1e-300)

@@ -1,4 +1,4 @@
-"""Part III (chapters 7–9): iclbook.dynamics (Lemma 7, PL, the re-derived constants of Theorem 1) and the
+"""Part III (chapters 7–9): iclbook.convergence (Lemma 7, PL, the re-derived constants of Theorem 1) and the
 Figure 4 experiment (iclbook.experiments.fig4), including a regeneration of part of the cached figure data."""
 import json
 import warnings
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import iclbook as ic
-from iclbook import dynamics as dy
+from iclbook import convergence as cv
 from iclbook.experiments import fig4
 
 CACHE = Path(__file__).resolve().parents[1] / "book" / "data" / "fig4.json"
@@ -29,15 +29,15 @@ def test_softmax_matches_model(small):
     Q, _ = _random_point(small, 3, 0)
     S = ic.softmax_weights(small, Q)                                   # (H, N, K)
     scores = np.einsum("dn,hde,ek->hkn", small.VN, Q, small.V)          # V_Nᵀ Q_h v_k, as (H, K, N)
-    np.testing.assert_allclose(dy.softmax(scores), S.transpose(0, 2, 1), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(dy.softmax(np.array([1000.0, 0.0])), [1.0, 0.0])   # no overflow
+    np.testing.assert_allclose(ic.model.softmax(scores), S.transpose(0, 2, 1), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ic.model.softmax(np.array([1000.0, 0.0])), [1.0, 0.0])   # no overflow
 
 
 def test_xi_gradients_are_the_reparameterised_gradients(small):
     """Lemma 6: ∇_α ℓ(Q, α) = γ ∇_w L(Q, γα); checked against central differences of ℓ in α."""
     Q, w = _random_point(small, 5, 1)
     gamma = 7.0
-    loss, gQ, gA = dy.xi_gradients(small, Q, w, gamma)
+    loss, gQ, gA = cv.xi_gradients(small, Q, w, gamma)
     assert loss == pytest.approx(ic.population_loss(small, Q, w), rel=1e-12)
     alpha = w / gamma
     h = 1e-6
@@ -53,10 +53,10 @@ def test_xi_gradients_are_the_reparameterised_gradients(small):
 @pytest.mark.parametrize("H,seed", [(4, 0), (8, 1), (16, 2)])
 def test_pl_and_lemma7_hold_at_random_points(small, H, seed):
     Q, w = _random_point(small, H, seed)
-    pl = dy.pl_quantities(small, Q, w)
+    pl = cv.pl_quantities(small, Q, w)
     assert pl["gap"] > 0
     assert pl["grad_w_sq"] >= pl["lower"] * (1 - 1e-12)                # ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ) (L − L⋆)
-    b = dy.lemma7_bounds(small, Q, w, gamma=3.0)
+    b = cv.lemma7_bounds(small, Q, w, gamma=3.0)
     assert b["gA"] <= b["gA_bound"] * (1 + 1e-12)
     assert b["gQ"] <= b["gQ_bound"] * (1 + 1e-12)
 
@@ -72,23 +72,23 @@ def test_pl_lower_bound_is_tight_for_H_below_N(small):
     """H < N: every B_kB_kᵀ is singular (rank ≤ H), so ζ = 0 and the PL lower bound says nothing."""
     Q, w = _random_point(small, small.N - 1, 3)
     assert _lambda_min_at_rounding(small, Q)
-    pl = dy.pl_quantities(small, Q, w)
+    pl = cv.pl_quantities(small, Q, w)
     assert pl["lower"] == 0.0 and pl["grad_w_sq"] > 0
 
 
 def test_rederived_constants_are_consistent(small):
     z0, gamma, H = 0.01, 50.0, 8
-    D0, Zn, fb = ic.delta0(small), dy.zbar_norm(small), dy.fbar_max(small)
+    D0, Zn, fb = ic.delta0(small), cv.zbar_norm(small), cv.fbar_max(small)
     # the bounds' scaling in γ and ζ₀ (the formulas themselves are checked along GD trajectories below)
-    assert dy.alpha_bar(small, 2 * gamma, z0) == pytest.approx(dy.alpha_bar(small, gamma, z0) / 2, rel=1e-12)
-    assert dy.alpha_bar(small, gamma, 2 * z0) == pytest.approx(dy.alpha_bar(small, gamma, z0) / 2, rel=1e-12)
-    assert dy.q_move_bound(small, 2 * gamma, z0) == pytest.approx(dy.q_move_bound(small, gamma, z0) / 4, rel=1e-12)
-    assert dy.q_move_bound(small, gamma, 2 * z0) == pytest.approx(dy.q_move_bound(small, gamma, z0) / 4, rel=1e-12)
+    assert cv.alpha_bar(small, 2 * gamma, z0) == pytest.approx(cv.alpha_bar(small, gamma, z0) / 2, rel=1e-12)
+    assert cv.alpha_bar(small, gamma, 2 * z0) == pytest.approx(cv.alpha_bar(small, gamma, z0) / 2, rel=1e-12)
+    assert cv.q_move_bound(small, 2 * gamma, z0) == pytest.approx(cv.q_move_bound(small, gamma, z0) / 4, rel=1e-12)
+    assert cv.q_move_bound(small, gamma, 2 * z0) == pytest.approx(cv.q_move_bound(small, gamma, z0) / 4, rel=1e-12)
     # f̄_max: the largest column norm of the symmetric Z̄ is √max_i (Z̄²)_ii
     assert fb == pytest.approx(np.sqrt(np.max(np.diag(small.Z.T @ small.Z)) + small.m * small.tau), rel=1e-12)
     assert D0 > 0
-    g = dy.gamma_sufficient(small, H, z0)
-    assert dy.B_move_bound(small, H, g, z0) == pytest.approx((1 - 1 / np.sqrt(2)) * np.sqrt(z0), rel=1e-10)
+    g = cv.gamma_sufficient(small, H, z0)
+    assert cv.B_move_bound(small, H, g, z0) == pytest.approx((1 - 1 / np.sqrt(2)) * np.sqrt(z0), rel=1e-10)
     assert Zn == pytest.approx(np.linalg.norm(small.Zbar, 2), rel=1e-12)
 
 
@@ -96,12 +96,12 @@ def test_gd_trajectory_respects_the_induction(small):
     """Theorem 1's conclusions along a GD run, with the diagnostics callback (a few seconds)."""
     Q0, _ = ic.init_params(small, 8, rng=np.random.default_rng(0))
     eta_Q, eta_w, gamma = ic.default_step_sizes(small, Q0)
-    h = ic.train(small, 8, steps=600, seed=0, record_every=20, callback=dy.diagnostics_callback(small, eta_Q, gamma))
+    h = ic.train(small, 8, steps=600, seed=0, record_every=20, callback=cv.diagnostics_callback(small, eta_Q, gamma))
     e = h.extras
-    assert np.all(h.gap <= ic.theorem1_bound(h.step, h.eta_w, h.zeta0, h.delta0) * (1 + 1e-9))
+    assert h.within_theorem1_bound()
     assert np.all(e["grad_w_sq"] >= h.zeta0 * e["gap"])
-    assert np.all(h.alpha_max <= dy.alpha_bar(small, gamma, h.zeta0))
-    assert np.all(h.q_move <= dy.q_move_bound(small, gamma, h.zeta0))
+    assert np.all(h.alpha_max <= cv.alpha_bar(small, gamma, h.zeta0))
+    assert np.all(h.q_move <= cv.q_move_bound(small, gamma, h.zeta0))
     assert np.all(h.eta_Q * e["secant_L"] <= 1.0)
     assert np.all(e["gA"] <= e["gA_bound"] * (1 + 1e-12)) and np.all(e["gQ"] <= e["gQ_bound"] * (1 + 1e-12))
 
@@ -110,18 +110,18 @@ def test_secant_smoothness_exceeds_step_size_when_diverging(small):
     """A step far above 1/L: the secant smoothness seen by that step exceeds 2/η_Q (no descent guarantee)."""
     Q0, w0 = ic.init_params(small, 8, rng=np.random.default_rng(0))
     eta_Q, _, gamma = ic.default_step_sizes(small, Q0, eta_Q=1e-2)     # η_w = 100: far above 1/max‖B_k‖²
-    assert eta_Q * dy.secant_smoothness(small, Q0, w0, eta_Q, gamma) > 2.0
+    assert eta_Q * cv.secant_smoothness(small, Q0, w0, eta_Q, gamma) > 2.0
 
 
 def test_zeta_samples(small):
     for s in range(5):                    # H < N: B_kB_kᵀ singular for every seed (checked directly)
         Q0, _ = ic.init_params(small, small.N - 1, rng=np.random.default_rng(s))
         assert _lambda_min_at_rounding(small, Q0)
-    z = dy.zeta_samples(small, 8, range(5))
+    z = cv.zeta_samples(small, 8, range(5))
     assert np.all(z > 0)
-    np.testing.assert_array_equal(z, dy.zeta_samples(small, 8, range(5)))
+    np.testing.assert_array_equal(z, cv.zeta_samples(small, 8, range(5)))
     Q0, _ = ic.init_params(small, 8, rng=np.random.default_rng(3), beta=0.5)
-    assert dy.zeta_samples(small, 8, [3], beta=0.5)[0] == ic.zeta(small, Q0)
+    assert cv.zeta_samples(small, 8, [3], beta=0.5)[0] == ic.zeta(small, Q0)
 
 
 def test_fig4_quick_smoke():
@@ -169,31 +169,16 @@ def test_fig4_cache_is_what_the_package_computes():
         assert fresh["smoothness0"] == pytest.approx(cached[H]["smoothness0"], rel=1e-6)
 
 
-def _xi_hessian_norm(problem, Q, w, gamma, rng, iters=25, eps=1e-5):
-    """‖∇²ξ ℓ‖₂ estimated by power iteration with Hessian-vector products from central differences of
-    the exact ξ-gradient (a lower estimate of the true operator norm, up to the O(ε²) difference error)."""
-    uQ, uA = rng.standard_normal(Q.shape), rng.standard_normal(w.shape)
-    nrm = 0.0
-    for _ in range(iters):
-        n = np.sqrt(np.sum(uQ**2) + np.sum(uA**2))
-        uQ, uA = uQ / n, uA / n
-        _, gQp, gAp = dy.xi_gradients(problem, Q + eps * uQ, w + gamma * eps * uA, gamma)
-        _, gQm, gAm = dy.xi_gradients(problem, Q - eps * uQ, w - gamma * eps * uA, gamma)
-        uQ, uA = (gQp - gQm) / (2 * eps), (gAp - gAm) / (2 * eps)
-        nrm = np.sqrt(np.sum(uQ**2) + np.sum(uA**2))
-    return nrm
-
-
 @pytest.mark.parametrize("gamma,abar,beta", [(1.0, 1.0, 1.0), (3.0, 2.0, 3.0), (1.0, 10.0, 1.0), (100.0, 0.05, 1.0)])
 def test_lemma10_L_dominates_the_hessian(small, gamma, abar, beta):
     """Lemma 10 (re-derived): the book's L bounds ‖∇²ξ ℓ‖₂ at random points of the region |α_{h,k}| ≤ ᾱ
     (interior points and corners of the box, moderate and saturating attention scores)."""
     H = 5
-    L = dy.lemma10_L(small, H, gamma, abar)
+    L = cv.lemma10_L(small, H, gamma, abar)
     assert L >= gamma**2 * ic.w_smoothness(small, ic.init_params(small, H, rng=np.random.default_rng(9))[0])
     for seed in range(3):
         rng = np.random.default_rng(seed)
         Q, _ = ic.init_params(small, H, rng=rng, beta=beta)
         alpha = rng.uniform(-abar, abar, (H, small.K)) if seed < 2 else abar * rng.choice([-1.0, 1.0], (H, small.K))
-        hn = _xi_hessian_norm(small, Q, gamma * alpha, gamma, rng)
+        hn = cv.xi_hessian_norm(small, Q, gamma * alpha, gamma, rng=rng)
         assert 0 < hn <= L

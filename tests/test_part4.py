@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import iclbook as ic
-from iclbook import inference as inf
+from iclbook import generalization as gen
+from iclbook import ridge as rg
 from iclbook.experiments import fig2a, fig3, load_json
 
 DATA = Path(__file__).resolve().parents[1] / "book" / "data"
@@ -14,17 +15,15 @@ DATA = Path(__file__).resolve().parents[1] / "book" / "data"
 def _exact_params(p, H, seed=0):
     """(Q, w) with Â(θ) = A exactly: Q random, each column w_{:,k} solves C_k w = a_k (needs H ≥ N)."""
     Q, _ = ic.init_params(p, H, rng=np.random.default_rng(seed))
-    S = ic.softmax_weights(p, Q)                                          # (H, N, K)
-    w = np.stack([np.linalg.lstsq(S[:, :, k].T, p.A[:, k], rcond=None)[0] for k in range(p.K)], axis=1)
-    return Q, w
+    return Q, ic.weights_for_target(p, Q)
 
 
 def test_ridge_matrix_is_A_and_matches_ridge_predict(small):
     _, y = ic.sample_prompts(small, 5, rng=np.random.default_rng(0))
     for reg in (small.m * small.tau, small.N * small.tau, 2.7):
-        np.testing.assert_allclose(inf.ridge_matrix(small, reg).T @ y[:, :small.N].T,
+        np.testing.assert_allclose(rg.ridge_matrix(small, reg).T @ y[:, :small.N].T,
                                    ic.ridge_predict(small, y, reg).T, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(inf.ridge_matrix(small, small.m * small.tau), small.A, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rg.ridge_matrix(small, small.m * small.tau), small.A, rtol=1e-10, atol=1e-12)
 
 
 def test_model_at_the_limit_is_ridge(small):
@@ -33,8 +32,8 @@ def test_model_at_the_limit_is_ridge(small):
     np.testing.assert_allclose(ic.attention_weights(small, Q, w), small.A, atol=1e-10)
     assert ic.population_loss(small, Q, w) - small.L_star < 1e-18 * small.L_star + 1e-12
     _, y = ic.sample_prompts(small, 50, rng=np.random.default_rng(1), lam_mean=1.0, lam_std=2.0)
-    assert inf.inference_loss(small, Q, w, y) < 1e-18
-    cb = inf.inference_callback(small, {"a": y})
+    assert gen.inference_loss(small, Q, w, y) < 1e-18
+    cb = gen.inference_callback(small, {"a": y})
     assert cb(0, Q, w)["a"] < 1e-18
 
 
@@ -45,8 +44,8 @@ def test_inference_loss_matches_definition(small):
     _, y = ic.sample_prompts(small, 9, rng=rng)
     ref = np.mean(np.sum((ic.predict(small, Q, w, y) - ic.ridge_predict(small, y, small.m * small.tau)) ** 2,
                          axis=1)) / small.K
-    assert inf.inference_loss(small, Q, w, y) == pytest.approx(ref, rel=1e-12)
-    assert inf.inference_callback(small, {"t": y})(0, Q, w)["t"] == pytest.approx(ref, rel=1e-12)
+    assert gen.inference_loss(small, Q, w, y) == pytest.approx(ref, rel=1e-12)
+    assert gen.inference_callback(small, {"t": y})(0, Q, w)["t"] == pytest.approx(ref, rel=1e-12)
 
 
 def test_theorem2_deterministic_part(small):
@@ -58,7 +57,7 @@ def test_theorem2_deterministic_part(small):
         w = rng.standard_normal((6, small.K))
         gap = ic.population_loss(small, Q, w) - small.L_star
         _, y = ic.sample_prompts(small, 30, rng=rng, lam_mean=1.0, lam_std=2.0)
-        lhs = inf.inference_distances(small, Q, w, y) / 2
+        lhs = gen.inference_distances(small, Q, w, y) / 2
         rhs = gap / (small.K * lmin) * np.sum(y[:, :small.N] ** 2, axis=1)
         assert np.all(lhs <= rhs * (1 + 1e-12))
 
@@ -67,9 +66,9 @@ def test_chi2_upper_holds_with_probability(small):
     rng = np.random.default_rng(4)
     for n, delta in ((1, 0.1), (5, 0.05), (30, 0.01)):
         x = np.sum(rng.standard_normal((200_000, n)) ** 2, axis=1)
-        assert np.mean(x <= inf.chi2_upper(n, delta)) >= 1 - delta
+        assert np.mean(x <= gen.chi2_upper(n, delta)) >= 1 - delta
     with pytest.raises(ValueError):
-        inf.chi2_upper(3, 1.5)
+        gen.chi2_upper(3, 1.5)
 
 
 def test_theorem2_steps_reach_eps(small):
@@ -79,28 +78,28 @@ def test_theorem2_steps_reach_eps(small):
     _, eta_w, _ = ic.default_step_sizes(small, Q0)
     z0, d0 = ic.zeta(small, Q0), ic.delta0(small)
     for eps in (1e-2, 1e-4):
-        T = inf.theorem2_steps(small, eps, 0.05, 3.0, eta_w, z0, d0)
+        T = gen.theorem2_steps(small, eps, 0.05, 3.0, eta_w, z0, d0)
         bound = ic.theorem1_bound(np.ceil(T), eta_w, z0, d0)
-        assert inf.theorem2_eps(small, bound, 3.0, 0.05) <= eps * (1 + 1e-9)
-        assert inf.theorem2_eps(small, d0 * np.exp(-eta_w * z0 / 2 * T), 3.0, 0.05) == pytest.approx(eps, rel=1e-9)
+        assert gen.theorem2_eps(small, bound, 3.0, 0.05) <= eps * (1 + 1e-9)
+        assert gen.theorem2_eps(small, d0 * np.exp(-eta_w * z0 / 2 * T), 3.0, 0.05) == pytest.approx(eps, rel=1e-9)
 
 
 def test_fit_ridge_penalty_recovers_known_penalty(small):
     _, y = ic.sample_prompts(small, 40, rng=np.random.default_rng(5))
     for r in (0.037, 0.3, 4.0):
-        assert inf.fit_ridge_penalty(small, ic.ridge_predict(small, y, r), y) == pytest.approx(r, rel=1e-5)
+        assert rg.fit_ridge_penalty(small, ic.ridge_predict(small, y, r), y) == pytest.approx(r, rel=1e-5)
 
 
 def test_expected_unseen_error_is_exact_and_minimal_at_m_tau():
     p = ic.make_problem(40, 6, 8, 4, 0.1, seed=3)
     lam, y = ic.sample_prompts(p, 200_000, rng=np.random.default_rng(6))
     for reg in (p.m * p.tau, p.N * p.tau):
-        mc = np.mean(inf.unseen_errors(p, y, reg))
-        assert mc == pytest.approx(inf.expected_unseen_error(p, reg), rel=0.01)
-    best = inf.expected_unseen_error(p, p.m * p.tau)
-    assert all(inf.expected_unseen_error(p, r) >= best for r in np.geomspace(1e-3, 1e2, 41))
+        mc = np.mean(rg.unseen_errors(p, y, reg))
+        assert mc == pytest.approx(rg.expected_unseen_error(p, reg), rel=0.01)
+    best = rg.expected_unseen_error(p, p.m * p.tau)
+    assert all(rg.expected_unseen_error(p, r) >= best for r in np.geomspace(1e-3, 1e2, 41))
     # against the noiseless template, not the labels: the target-noise term τ‖λ‖² (mean mτ) drops out
-    clean = np.mean(inf.unseen_errors(p, y, p.m * p.tau, lam=lam))
+    clean = np.mean(rg.unseen_errors(p, y, p.m * p.tau, lam=lam))
     assert clean == pytest.approx(best - p.m * p.tau, rel=0.01)
 
 
@@ -128,14 +127,14 @@ def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
     rs, rb = p.m * p.tau, p.N * p.tau
     row = fig3._one_length(p.Zt, N, rs, rb, p.m * p.tau, y, yo)
     ys, yb = ic.ridge_predict(p, y, rs), ic.ridge_predict(p, y, rb)
-    assert row["gap"] == pytest.approx(np.mean(inf.gap_to_best(p, y)), rel=1e-9)
-    assert row["err_star"] == pytest.approx(np.mean(inf.unseen_errors(p, y, rs)), rel=1e-9)
+    assert row["gap"] == pytest.approx(np.mean(rg.gap_to_best(p, y)), rel=1e-9)
+    assert row["err_star"] == pytest.approx(np.mean(rg.unseen_errors(p, y, rs)), rel=1e-9)
     assert row["err_best"] == pytest.approx(np.mean((yb[:, N:] - y[:, N:]) ** 2), rel=1e-9)
-    assert row["err_star_ood"] == pytest.approx(np.mean(inf.unseen_errors(p, yo, rs)), rel=1e-9)
-    assert row["err_best_ood"] == pytest.approx(np.mean(inf.unseen_errors(p, yo, rb)), rel=1e-9)
-    assert row["err_star_exact"] == pytest.approx(inf.expected_unseen_error(p, rs), rel=1e-9)
-    assert row["err_best_exact"] == pytest.approx(inf.expected_unseen_error(p, rb), rel=1e-9)
-    D = inf.ridge_matrix(p, rb) - p.A
+    assert row["err_star_ood"] == pytest.approx(np.mean(rg.unseen_errors(p, yo, rs)), rel=1e-9)
+    assert row["err_best_ood"] == pytest.approx(np.mean(rg.unseen_errors(p, yo, rb)), rel=1e-9)
+    assert row["err_star_exact"] == pytest.approx(rg.expected_unseen_error(p, rs), rel=1e-9)
+    assert row["err_best_exact"] == pytest.approx(rg.expected_unseen_error(p, rb), rel=1e-9)
+    D = rg.ridge_matrix(p, rb) - p.A
     assert row["gap_exact"] == pytest.approx(np.sum(D * (p.Zbar2 @ D)) / p.K, rel=1e-7)
     assert np.mean(np.sum((ys - yb) ** 2, axis=1)) / p.K == pytest.approx(row["gap"], rel=1e-9)
 

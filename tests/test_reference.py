@@ -30,7 +30,7 @@ import pytest
 import iclbook as ic
 import reference as ref
 from reference import streams
-from conftest import central_diff
+from iclbook.crosscheck import finite_difference_gradient
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(K=12, N=4, d=6, m=3, tau=0.1)
@@ -113,8 +113,8 @@ def test_reference_gradient_matches_finite_differences(name):
     w = rng.standard_normal((H, p.K))
     _, Y = ic.sample_prompts(p, 5, rng=rng)
     _, gQ, gw = ref.empirical_loss_and_grad(p.V, p.N, Q, w, Y)
-    assert _rel(gQ, central_diff(lambda X: ref.empirical_loss(p.V, p.N, X, w, Y), Q)) < 1e-6
-    assert _rel(gw, central_diff(lambda X: ref.empirical_loss(p.V, p.N, Q, X, Y), w)) < 1e-6
+    assert _rel(gQ, finite_difference_gradient(lambda X: ref.empirical_loss(p.V, p.N, X, w, Y), Q)) < 1e-6
+    assert _rel(gw, finite_difference_gradient(lambda X: ref.empirical_loss(p.V, p.N, Q, X, Y), w)) < 1e-6
 
 
 # ---- the data of eq. (1) -------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def _cached(name):
 def test_paper_scale_first_record_of_the_cached_runs(H):
     """The first 50 Adam steps at N=30, K=200, d=100, m=20 (H = 64: Figure 2(a) and Figure 4's H = 64 curve,
     the same run; H = 10: Figure 4's H < N curve), recomputed by the reference from the same seed, against
-    iclbook.train now and against the records cached in book/data/ at step 50: the mini-batch loss, the
+    iclbook.training.train_adam now and against the records cached in book/data/ at step 50: the mini-batch loss, the
     population loss (Monte Carlo, 4 SE ≤ 0.5 %) and, for Figure 2(a), both inference losses."""
     fig2a, fig4 = _cached("fig2a"), _cached("fig4")
     c = fig2a["config"]

@@ -29,15 +29,28 @@ def test_zeta_agrees_with_svd(small):
 
 @pytest.mark.parametrize("H", [8, 12])
 def test_gd_stays_under_theorem1_bound_and_converges(small, H):
-    h = ic.train(small, H, steps=3000, seed=0)
-    bound = ic.theorem1_bound(h.step, h.eta_w, h.zeta0, h.delta0)
-    assert np.all(h.gap <= bound * (1 + 1e-9))
+    h = ic.train_gd(small, H, steps=3000, seed=0)
+    assert h.within_theorem1_bound()
     assert h.gap[-1] < 1e-3 * h.gap[0]                 # orders of magnitude
     assert not h.diverged
     assert h.delta0 == pytest.approx(h.gap[0], rel=1e-10)
     # the induction hypotheses (43a–c) along the trajectory
     assert np.all(h.zeta >= h.zeta0 / 2)
     assert np.all(np.diff(h.gap) <= 1e-12 * h.gap[0])  # GD with η ≤ 1/L never increases the loss here
+
+
+def test_within_theorem1_bound_fails_when_one_record_is_above(small):
+    """History.within_theorem1_bound is the check chapters 8–9 and the command line use: it must say False
+    when a single record exceeds the bound by more than its tolerance, and True just inside it."""
+    h = ic.train_gd(small, 8, steps=200, seed=0, record_every=20)
+    bound = h.theorem1_bound()
+    np.testing.assert_allclose(bound, h.delta0 * h.bound_rate ** h.step, rtol=1e-12)
+    assert h.within_theorem1_bound()
+    h.gap = h.gap.copy()
+    h.gap[5] = bound[5] * (1 + 1e-10)
+    assert h.within_theorem1_bound()
+    h.gap[5] = bound[5] * (1 + 1e-8)
+    assert not h.within_theorem1_bound()
 
 
 def test_H_below_N_warns_and_stalls(small):

@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 
-from ..inference import inference_callback
-from ..model import sample_prompts
+from ..generalization import inference_callback, theorem2_factor
+from ..problem import sample_prompts
 from ..problem import make_problem
-from ..train import train
+from ..training import train_adam
 
 __all__ = ["CONFIG", "QUICK_STEPS", "run", "plot", "problem_and_prompts"]
 
@@ -63,11 +63,9 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, steps: in
         steps = QUICK_STEPS if quick else c["steps"]
     problem, y_in, y_ood = problem_and_prompts(seed)
     cb = inference_callback(problem, {"in_domain": y_in, "ood": y_ood})
-    h = train(problem, c["H"], steps=int(steps), method="adam", seed=seed, lr=c["lr"], batch=c["batch"],
+    h = train_adam(problem, c["H"], steps=int(steps), seed=seed, lr=c["lr"], batch=c["batch"],
               n_train=c["n_train"], record_every=c["record_every"], progress=progress, callback=cb)
-    lmin = float(np.linalg.eigvalsh(problem.Zbar2)[0])
-    factor = {name: float(2.0 * np.mean(np.sum(y[:, :problem.N] ** 2, axis=1)) / (problem.K * lmin))
-              for name, y in (("in", y_in), ("ood", y_ood))}
+    factor = {name: float(np.mean(theorem2_factor(problem, y))) for name, y in (("in", y_in), ("ood", y_ood))}
     return {
         "figure": "fig2a",
         "config": {**c, "steps": int(steps), "seed": int(seed)},

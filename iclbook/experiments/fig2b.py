@@ -13,7 +13,7 @@ chapter ``book/ch13_four_layer`` plots its cached run ``book/data/fig2b.json``).
 first :data:`iclbook.fourlayer.QUICK_STEPS` steps of the reduced run, an exact prefix of it.
 
 The run also trains (unless ``one_layer=False``) the one-layer model of eq. (8) on the same problem with its
-own paper protocol (H = 64, Adam lr 1e-4, batch 256, :func:`iclbook.train`) for the same number of steps,
+own paper protocol (H = 64, Adam lr 1e-4, batch 256, :func:`iclbook.training.train_adam`) for the same number of steps,
 and records its inference losses on the same test prompts, for the chapter's comparison.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ import time
 import numpy as np
 
 from .. import fourlayer as fl
-from ..inference import inference_callback
+from ..generalization import inference_callback
 from ..model import predict as predict_one_layer
-from ..train import train
+from ..training import train_adam
 from .provenance import git_commit, provenance
 
 __all__ = ["ONE_LAYER", "N_SHOWN", "config", "run", "plot", "model_arrays"]
@@ -98,7 +98,7 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
     if one_layer:
         cb = inference_callback(problem, {"in": data["test_in"], "ood": data["test_ood"]})
         o = ONE_LAYER
-        h1 = train(problem, o["H"], steps=cfg["steps"], method="adam", seed=seed, lr=o["lr"], batch=o["batch"],
+        h1 = train_adam(problem, o["H"], steps=cfg["steps"], seed=seed, lr=o["lr"], batch=o["batch"],
                    n_train=o["n_train"], record_every=cfg["record_every"], callback=cb, progress=progress)
         out["one_layer"] = {
             **o, "steps": int(h1.steps_done), "seed": int(seed), "step": [int(s) for s in h1.step],

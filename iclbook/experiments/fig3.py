@@ -6,7 +6,7 @@ and features as in Figure 2 (presumably). The figure involves ridge regression o
 
 Computation: one eigendecomposition of ZZᵀ per (dictionary, N) gives both ridge predictors and the exact
 expectations in closed form (see ``_one_length``); the unit tests check it against :func:`iclbook.ridge_predict`
-and the Lemma 5 form :func:`iclbook.inference.expected_unseen_error`.
+and the Lemma 5 form :func:`iclbook.ridge.expected_unseen_error`.
 
 Besides the paper's gap, the run records what a user of the predictor cares about: the mean squared error
 of both predictors on the K − N unseen tokens against their (noisy) labels, in-domain (λ ~ N(0, I)) and
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import sample_prompts
-from ..problem import make_problem
+from ..problem import make_problem, sample_prompts
 
 __all__ = ["CONFIG", "QUICK", "run", "plot", "summary"]
 
@@ -65,7 +64,7 @@ def _one_length(Zt, N, r_star, r_best, mtau, y, yo) -> dict:
     (eq. 20/25), and Lemma 5 gives its exact in-domain expected error on token k > N as
     Σ_j R_jk² (r² + mτ s_j)/(s_j + r)² + mτ; the exact expected gap is (1/K) Σ_{k>N} Σ_j (s_j² + mτ s_j) δ_j² R_jk²
     with δ_j = 1/(s_j + r_best) − 1/(s_j + r_star). ``tests/test_part4.py`` checks all of them against
-    :func:`iclbook.ridge_predict` and :func:`iclbook.inference.expected_unseen_error`.
+    :func:`iclbook.ridge_predict` and :func:`iclbook.ridge.expected_unseen_error`.
     """
     K = Zt.shape[1]
     Z, ZQ = Zt[:, :N], Zt[:, N:]

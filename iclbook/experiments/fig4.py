@@ -21,8 +21,8 @@ import numpy as np
 
 from ..plotting import COLORS, new_axes
 from ..problem import make_problem
-from ..theory import delta0, w_smoothness
-from ..train import train
+from ..convergence import delta0, w_smoothness
+from ..training import train_adam
 
 __all__ = ["run", "plot", "run_one", "config", "H_GRID", "PAPER_CONFIG", "QUICK_CONFIG"]
 
@@ -53,14 +53,14 @@ def run_one(cfg: dict, H: int, *, seed: int = 0, steps: int | None = None, progr
 
     ``steps`` overrides ``cfg["steps"]``: a shorter run with the same seed follows the same trajectory (the
     same initialization, training set and batches), so its records are the first records of the long run.
-    Warnings raised by :func:`iclbook.train` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
+    Warnings raised by :func:`iclbook.training.train_adam` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
     returned under ``"warnings"``.
     """
     prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
     n_steps = cfg["steps"] if steps is None else int(steps)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = train(prob, int(H), steps=n_steps, method="adam", seed=seed, lr=cfg["lr"], batch=cfg["batch"],
+        h = train_adam(prob, int(H), steps=n_steps, seed=seed, lr=cfg["lr"], batch=cfg["batch"],
                   n_train=cfg["n_train"], record_every=cfg["record_every"], progress=progress)
     return {
         "H": int(H),

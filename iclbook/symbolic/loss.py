@@ -4,46 +4,32 @@ The chapters ``book/ch04_loss``, ``book/ch05_gradients`` and ``book/ch06_reparam
 formulas at small symbolic sizes and check every step with sympy; this module holds the building
 blocks they share, so that the notebooks show the steps and not the plumbing:
 
-- symbols for tokens, features, tasks and noise (:func:`matrix_symbols`, :func:`vector_symbols`);
-- the expectation over λ and ε done honestly, monomial by monomial, from the moments the paper assumes
-  (:func:`expectation`, :func:`task_moment` for Assumption 1, :func:`gaussian_moment` for eq. 1);
-- the per-token second moment of Lemma 5 (eq. 36) and its constants c_k, c'_k (:func:`lemma5_token`);
-- the softmax and its Jacobian (:func:`softmax`, :func:`softmax_jacobian`; Lemma 1);
-- exact versions of numeric :class:`iclbook.Problem` instances (:func:`exact_problem`) and a small
+- the per-token second moment of Lemma 5 (eq. 36) and its constants c_k, c'_k (:func:`lemma5_token`),
+  with the expectation over λ and ε done monomial by monomial (:func:`iclbook.symbolic.core.expectation`);
+- exact versions of numeric :class:`iclbook.problem.Problem` instances (:func:`exact_problem`) and a small
   problem with rational unit-norm tokens (:func:`rational_problem`);
 - the Lemma 5 loss as an expression in symbolic parameters θ = {Q_h, w_h} (:func:`loss_expression`), the
   closed-form gradients of §6.3 (:func:`closed_form_gradients`), and the per-prompt loss and gradient
   (:func:`empirical_loss_expression`, :func:`empirical_closed_form_gradients`);
 - :func:`exponentials_to_monomials`, which turns every exp(score) into a monomial in positive symbols so
   that identities between softmax expressions reduce to identities between rational functions, which
-  ``sympy.cancel`` decides exactly;
-- :func:`gradients_by_formula`, a deliberately literal loop-over-(h, k) numpy transcription of the
-  closed forms of §6.3, used to check the vectorised :func:`iclbook.population_grad`.
-
-sympy is imported here only; ``import iclbook`` does not need it.
+  :func:`iclbook.symbolic.core.is_zero_rational` decides exactly.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, reduce
-from typing import Callable
-
-import numpy as np
 import sympy as sp
 
-from .problem import Problem
-# symbols, moments and expectations are shared with the Part I chapters and defined once, there
-from .symbolic_model import expectation, gaussian_moment
-from .symbolic_model import symbol_matrix as matrix_symbols
-from .symbolic_model import symbol_vector as vector_symbols
-from .symbolic_model import unit_moment as task_moment
+from ..problem import Problem
+from .core import (expectation, gaussian_moment, softmax_jacobian, symbol_matrix, symbol_vector, to_exact, to_numpy,
+                   unit_moment)
+from .model import attention_column
 
 __all__ = [
-    "matrix_symbols", "vector_symbols", "expectation", "task_moment", "gaussian_moment",
-    "lemma5_token", "softmax", "softmax_jacobian", "to_exact", "ExactProblem", "exact_problem",
-    "rational_problem", "theta_symbols", "attention_columns", "loss_expression", "closed_form_gradients",
-    "empirical_loss_expression", "empirical_closed_form_gradients", "exponentials_to_monomials",
-    "is_zero_rational", "substitute_theta", "gradients_by_formula", "finite_difference_gradient", "to_numpy",
+    "lemma5_token", "ExactProblem", "exact_problem", "rational_problem", "attention_columns", "loss_expression",
+    "closed_form_gradients", "empirical_loss_expression", "empirical_closed_form_gradients",
+    "exponentials_to_monomials", "substitute_theta",
 ]
 
 
@@ -69,22 +55,22 @@ def lemma5_token(N: int, m: int, *, prompt: bool) -> dict:
 
     The chapter ``book/ch04_loss`` walks through the same steps.
     """
-    Z = matrix_symbols("Z", m, N)
-    ahat = vector_symbols(r"\hat{a}", N)
+    Z = symbol_matrix("Z", m, N)
+    ahat = symbol_vector(r"\hat{a}", N)
     tau = sp.Symbol("tau", positive=True)
-    lam = vector_symbols(r"\lambda", m)
-    epsP = matrix_symbols(r"\varepsilon", m, N)
+    lam = symbol_vector(r"\lambda", m)
+    epsP = symbol_matrix(r"\varepsilon", m, N)
     y = (Z + epsP).T * lam                                            # prompt labels, eq. (73)
     if prompt:
         z, epsq, e = Z[:, 0], epsP[:, 0], sp.eye(N)[:, 0]
         noise = list(epsP)
     else:
-        z, epsq, e = vector_symbols("z", m), vector_symbols(r"\varepsilon^{q}", m), sp.zeros(N, 1)
+        z, epsq, e = symbol_vector("z", m), symbol_vector(r"\varepsilon^{q}", m), sp.zeros(N, 1)
         noise = list(epsP) + list(epsq)
     yk = (lam.T * (z + epsq))[0]
     r = (ahat.T * y)[0] - yk
     u = (Z + epsP) * ahat - z - epsq
-    E_lam = expectation(r**2, {x: task_moment for x in lam})
+    E_lam = expectation(r**2, {x: unit_moment for x in lam})
     E_full = expectation(E_lam, {x: gaussian_moment(tau) for x in noise})
     res_q = Z * ahat - z
     moment_form = (res_q.T * res_q)[0] + m * tau * ((ahat - e).T * (ahat - e))[0] + (0 if prompt else m * tau)
@@ -109,36 +95,7 @@ def lemma5_token(N: int, m: int, *, prompt: bool) -> dict:
                 c=c_num_e / det_e, c_num=c_num_e, residual=residual.to_Matrix()[0])
 
 
-# ---- softmax (eq. 8, Lemma 1) -----------------------------------------------------------------------
-def softmax(x: sp.Matrix) -> sp.Matrix:
-    """softmax(x)_j = exp(x_j) / Σ_i exp(x_i) for a sympy column x."""
-    e = x.applyfunc(sp.exp)
-    return e / sum(e)
-
-
-def softmax_jacobian(s: sp.Matrix) -> sp.Matrix:
-    """J(s) = diag(s) − s sᵀ, the Jacobian of the softmax written in terms of its output s (§6.3)."""
-    return sp.diag(*s) - s * s.T
-
-
 # ---- exact problems -------------------------------------------------------------------------------
-def to_exact(x) -> sp.Matrix | sp.Rational:
-    """The exact rational value of a float or float array (its binary expansion; no rounding)."""
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 0:
-        return sp.Rational(float(a))
-    if a.ndim == 1:
-        a = a[:, None]
-    return sp.Matrix(a.shape[0], a.shape[1], lambda i, j: sp.Rational(float(a[i, j])))
-
-
-def to_numpy(M, digits: int = 30) -> np.ndarray:
-    """A sympy matrix (or list of them) evaluated to float64 through ``digits``-digit arithmetic."""
-    if isinstance(M, (list, tuple)):
-        return np.stack([to_numpy(x, digits) for x in M])
-    return np.array(sp.N(sp.Matrix(M), digits).tolist(), dtype=np.float64)
-
-
 @dataclass(frozen=True)
 class ExactProblem:
     """A problem (paper §2) with exact sympy entries: tokens V (d×K), features Zt (m×K), N, τ.
@@ -221,18 +178,10 @@ def rational_problem() -> ExactProblem:
 
 
 # ---- the loss in θ (Lemma 5) and its gradients (§6.3) ---------------------------------------------
-def theta_symbols(d: int, K: int, H: int):
-    """Symbolic parameters θ: a list of H matrices Q_h (d×d, symbols q^h_{ab}) and w (H×K, symbols w_{hk})."""
-    Q = [sp.Matrix(d, d, lambda a, b, h=h: sp.Symbol(f"q^{h + 1}_{{{a + 1}{b + 1}}}", real=True))
-         for h in range(H)]
-    w = sp.Matrix(H, K, lambda h, k: sp.Symbol(f"w_{{{h + 1}{k + 1}}}", real=True))
-    return Q, w
-
-
 def attention_columns(ep: ExactProblem, Q, w):
     """S[h][k] = s^h_k = softmax(V_Nᵀ Q_h v_k) and ahat[k] = â_k = Σ_h w_{h,k} s^h_k (eqs. 8, 13, 35)."""
     H = len(Q)
-    S = [[softmax(ep.VN.T * Q[h] * ep.V[:, k]) for k in range(ep.K)] for h in range(H)]
+    S = [[attention_column(ep.VN, Q[h], ep.V[:, k]) for k in range(ep.K)] for h in range(H)]
     ahat = [reduce(lambda x, y: x + y, [w[h, k] * S[h][k] for h in range(H)]) for k in range(ep.K)]
     return S, ahat
 
@@ -303,22 +252,6 @@ def exponentials_to_monomials(ep: ExactProblem, Q):
     return sub, Es
 
 
-def is_zero_rational(expr, sub=None) -> bool:
-    """True iff ``expr`` (after the substitution ``sub``) is the zero rational function; exact.
-
-    The expression is brought over one common denominator, n/d with d ≠ 0, and the numerator n is
-    expanded into a polynomial: the expression is identically zero iff every coefficient of n is zero.
-    (Equivalent to ``sympy.cancel(expr) == 0``, but much faster on the large softmax expressions.)
-    """
-    if sub:
-        expr = expr.subs(sub)
-    num, den = sp.fraction(sp.together(expr))
-    if den == 0:
-        raise ZeroDivisionError("the common denominator is zero")
-    gens = sorted(num.free_symbols, key=str)
-    return sp.Poly(num, *gens).is_zero if gens else sp.simplify(num) == 0
-
-
 def substitute_theta(expr, Q, w, Qval, wval):
     """Substitute exact values for the symbols of θ (Qval of shape (H, d, d), wval of shape (H, K))."""
     sub = {}
@@ -332,51 +265,3 @@ def substitute_theta(expr, Q, w, Qval, wval):
     if isinstance(expr, (list, tuple)):
         return [e.xreplace(sub) for e in expr]
     return expr.xreplace(sub)
-
-
-# ---- literal numpy transcription of §6.3 --------------------------------------------------------
-def gradients_by_formula(problem: Problem, Q, w):
-    """∂L/∂Q and ∂L/∂w evaluated literally from the closed forms of §6.3, one (h, k) at a time.
-
-    A deliberately naive transcription (explicit loops, explicit diag(s) − ssᵀ, no shared buffers), kept
-    independent of the vectorised :func:`iclbook.model.grad_from_dA` so that each checks the other.
-    """
-    Q = np.asarray(Q, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    H = Q.shape[0]
-    VN, V, Zbar2, A = problem.VN, problem.V, problem.Zbar2, problem.A
-    S = np.empty((H, problem.N, problem.K))
-    for h in range(H):
-        for k in range(problem.K):
-            x = VN.T @ Q[h] @ V[:, k]
-            e = np.exp(x - x.max())
-            S[h, :, k] = e / e.sum()
-    gQ = np.zeros_like(Q)
-    gw = np.zeros_like(w)
-    for k in range(problem.K):
-        a_hat = sum(w[h, k] * S[h, :, k] for h in range(H))
-        g = Zbar2 @ (a_hat - A[:, k])                                    # Z̄² δ_k
-        for h in range(H):
-            s = S[h, :, k]
-            J = np.diag(s) - np.outer(s, s)
-            gw[h, k] = s @ g
-            gQ[h] += w[h, k] * np.outer(VN @ (J @ g), V[:, k])
-    return gQ, gw
-
-
-def finite_difference_gradient(f: Callable[[np.ndarray], float], X, h: float = 1e-6) -> np.ndarray:
-    """Central differences (f(X + h e_i) − f(X − h e_i)) / 2h for every entry i of the array X.
-
-    The reference against which the book checks every analytic gradient (error O(h²) + O(ε_mach/h)).
-    """
-    X = np.array(X, dtype=np.float64)
-    G = np.zeros_like(X)
-    for i in np.ndindex(X.shape):
-        old = X[i]
-        X[i] = old + h
-        fp = f(X)
-        X[i] = old - h
-        fm = f(X)
-        X[i] = old
-        G[i] = (fp - fm) / (2 * h)
-    return G

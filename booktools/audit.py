@@ -34,7 +34,7 @@ _LABEL = re.compile(r":label:\s*(\S+)")
 _PRF_REF = re.compile(r"\{prf:ref\}`(?:[^`<]*<)?([^`>]+)>?`")
 _PAPER_REF = re.compile(r"(Assumption|Proposition|Theorem|Lemma|Remark|Definition|Corollary)s?\s+(\d+)"
                         r"((?:\s*(?:,|and|–|-|to)\s*\d+)*)")
-_SYMBOLIC = re.compile(r"\bsp\.|sympy|simplify|\bsm\.|\bsl\.|symbolic|is_zero_rational|exact_", re.I)
+_SYMBOLIC = re.compile(r"\bsp\.|sympy|simplify|\bsy\.|symbolic|is_zero_rational|exact_", re.I)
 _ASSERT = re.compile(r"^\s*(assert\b|np\.testing\.assert_|testing\.assert_|assert_allclose\()", re.M)
 
 

@@ -1,10 +1,12 @@
-"""Quantities of the training-dynamics proofs (paper §3.1, Appendix B, Appendix D.1), along a trajectory.
+"""Theorem 1 and the lemmas behind it: Assumption 2 (ζ), Proposition 1, Lemmas 2, 6, 7, 10, the PL
+inequality (49), the bounds (43a–c) along a trajectory, and Theorem 1's rate (eq. 18).
 
-Used by Part III of the book (``book/ch07_initialization``, ``book/ch08_convergence``, ``book/ch09_heads``).
-The paper's displayed constants (13)–(17), (42), (61) were not available; the constants below are the
-book's re-derivation, proved step by step in ``book/ch08_convergence``:
+Derived and checked in ``book/ch07_initialization`` (ζ₀ at initialization, Proposition 1),
+``book/ch08_convergence`` (the lemmas and Theorem 1) and ``book/ch09_heads`` (the number of heads).
+The constants are the book's re-derivation, proved step by step in ``book/ch08_convergence``:
 
-- Lemma 7 (re-derived): ‖∇_{α_h} ℓ‖ ≤ γ‖Z̄‖₂ √(2Δ) and ‖∇_{Q_h} ℓ‖_F ≤ 2γ max_k|α_{h,k}| f̄_max √(2KΔ), Δ = ℓ − L⋆;
+- the rate (1 − η_w ζ₀/2)^t with η_w = γ² η_Q, and Δ(0) = ½‖Z̄A‖_F² when w(0) = 0;
+- Lemma 7: ‖∇_{α_h} ℓ‖ ≤ γ‖Z̄‖₂ √(2Δ) and ‖∇_{Q_h} ℓ‖_F ≤ 2γ max_k|α_{h,k}| f̄_max √(2KΔ), Δ = ℓ − L⋆;
 - the PL inequality (49): ‖∇_α ℓ‖² ≥ 2γ² min_k λ_min(B_kB_kᵀ) Δ ≥ γ² ζ₀ Δ while λ_min ≥ ζ₀/2;
 - (43a) ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀); the Q movement 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²); the B_k movement
   128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²), and the sufficient γ of eq. (15) that keeps it ≤ (1 − 1/√2)√ζ₀.
@@ -16,24 +18,84 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import _population, _softmax, check_params, init_params
+from ._validate import check_params
+from .model import B_matrices, excess_loss, init_params, population_loss_and_grad, softmax
 from .problem import Problem
-from .theory import delta0, w_smoothness, zeta, zeta_all
 
 __all__ = [
-    "softmax", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients", "pl_quantities", "lemma7_bounds", "alpha_bar",
-    "q_move_bound", "B_move_bound", "gamma_sufficient", "lemma10_L", "secant_smoothness",
-    "diagnostics_callback", "zeta_samples", "ZETA_NUMERICAL_ZERO",
+    "DEFAULT_GAMMA", "ZETA_NUMERICAL_ZERO", "zeta", "zeta_all", "zeta_samples", "w_smoothness", "delta0",
+    "theorem1_bound", "default_step_sizes", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients",
+    "xi_hessian_norm", "pl_quantities", "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
+    "gamma_sufficient", "lemma10_L", "secant_smoothness", "diagnostics_callback",
 ]
+
+#: Default γ = √(η_w/η_Q): the w-block moves 10⁴ times faster than Q (the fast-w / slow-Q regime of §6.5).
+DEFAULT_GAMMA = 100.0
+
+
+def zeta_all(problem: Problem, Q) -> np.ndarray:
+    """λ_min(B_k B_kᵀ) for every k, shape (K,) (Assumption 2). Zero (exactly) when H < N: B_k has rank ≤ H."""
+    B = B_matrices(problem, Q)                                           # (K, N, H)
+    K, N, H = B.shape
+    if H < N:
+        return np.zeros(K)
+    ev = np.linalg.eigvalsh(B @ B.transpose(0, 2, 1))                    # (K, N), ascending
+    return np.maximum(ev[:, 0], 0.0)
+
+
+def zeta(problem: Problem, Q) -> float:
+    """ζ = min_k λ_min(B_k B_kᵀ), with B_k = Z̄ softmax(D_k) (Assumption 2; ζ₀ when Q = Q(0))."""
+    return float(np.min(zeta_all(problem, Q)))
+
+
+def w_smoothness(problem: Problem, Q) -> float:
+    """max_k ‖B_k‖₂²: the Lipschitz constant of ∇_w L at fixed Q (the w-Hessian is block-diagonal with blocks B_kᵀB_k)."""
+    B = B_matrices(problem, Q)
+    return float(np.max(np.linalg.norm(B, ord=2, axis=(1, 2)) ** 2))
+
+
+def delta0(problem: Problem) -> float:
+    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0) (re-derived in ``book/ch08_convergence``)."""
+    return excess_loss(problem, np.zeros((problem.N, problem.K)))
+
+
+def theorem1_bound(t, eta_w: float, zeta0: float, delta_0: float) -> np.ndarray:
+    """Theorem 1's bound (1 − η_w ζ₀/2)^t Δ(0) on the gap L(θ(t)) − L⋆ (eq. 18).
+
+    The rate constant is the book's re-derivation from the PL argument (``book/ch08_convergence``).
+    """
+    t = np.asarray(t, dtype=float)
+    rho = 1.0 - eta_w * zeta0 / 2.0
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"the rate 1 − η_w ζ₀/2 = {rho:.6g} is outside [0, 1]: η_w is too large for this ζ₀")
+    return delta_0 * rho ** t
+
+
+def default_step_sizes(problem: Problem, Q0, eta_Q=None, gamma=None):
+    """The theory's step sizes (eq. 16): η_w = γ² η_Q.
+
+    Defaults: γ = :data:`DEFAULT_GAMMA` and η_w = 0.9 / max_k ‖B_k(0)‖² (just inside 1/smoothness of
+    the w-block at initialization), so η_Q = η_w/γ². If ``eta_Q`` is given, η_w = γ² η_Q.
+    Returns ``(eta_Q, eta_w, gamma)``.
+    """
+    Q0 = check_params(problem, Q0)
+    g = DEFAULT_GAMMA if gamma is None else float(gamma)
+    if not np.isfinite(g) or g <= 0:
+        raise ValueError(f"gamma (√(η_w/η_Q), eq. 16) must be finite and > 0, got {gamma!r}")
+    if eta_Q is None:
+        eta_w = 0.9 / w_smoothness(problem, Q0)
+        eta_Q = eta_w / g**2
+    else:
+        eta_Q = float(eta_Q)
+        if not np.isfinite(eta_Q) or eta_Q <= 0:
+            raise ValueError(f"eta_Q (step size of Q, eq. 16) must be finite and > 0, got {eta_Q!r}")
+        eta_w = g**2 * eta_Q
+    return eta_Q, eta_w, g
+
 
 #: ζ₀ / max_k ‖B_k‖₂² below this is "numerically zero": σ_min(B_k)/σ_max(B_k) < 1e-6, where float64's
 #: eigenvalues of B_kB_kᵀ carry an absolute error of about 1e-16·‖B_k‖₂² (``book/ch07_initialization``).
 ZETA_NUMERICAL_ZERO = 1e-12
-
-
-def softmax(x) -> np.ndarray:
-    """softmax over the last axis, shifted by the maximum (the same map as the model's eq. 8); for Lemma 2."""
-    return _softmax(np.array(x, dtype=np.float64), axis=-1)
 
 
 def lemma2_ratio(X, Xp) -> np.ndarray:
@@ -55,9 +117,26 @@ def fbar_max(problem: Problem) -> float:
 
 def xi_gradients(problem: Problem, Q, w, gamma: float):
     """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6: ∇_α ℓ = γ∇_w L."""
-    Q, w = check_params(problem, Q, w)
-    loss, gQ, gw = _population(problem, Q, w)
+    loss, gQ, gw = population_loss_and_grad(problem, Q, w)
     return loss, gQ, gamma * gw
+
+
+def xi_hessian_norm(problem: Problem, Q, w, gamma: float, *, rng, iters: int = 25, eps: float = 1e-5) -> float:
+    """‖∇²ξ ℓ‖₂ at ξ = (Q, w/γ), estimated by power iteration with Hessian-vector products from central
+    differences of the exact ξ-gradient (:func:`xi_gradients`): a lower estimate of the operator norm, up to
+    the O(ε²) error of the differences. Lemma 10's L must dominate it (``book/ch08_convergence``).
+    """
+    Q, w = check_params(problem, Q, w)
+    uQ, uA = rng.standard_normal(Q.shape), rng.standard_normal(w.shape)
+    nrm = 0.0
+    for _ in range(iters):
+        n = np.sqrt(np.sum(uQ**2) + np.sum(uA**2))
+        uQ, uA = uQ / n, uA / n
+        _, gQp, gAp = xi_gradients(problem, Q + eps * uQ, w + gamma * eps * uA, gamma)
+        _, gQm, gAm = xi_gradients(problem, Q - eps * uQ, w - gamma * eps * uA, gamma)
+        uQ, uA = (gQp - gQm) / (2 * eps), (gAp - gAm) / (2 * eps)
+        nrm = float(np.sqrt(np.sum(uQ**2) + np.sum(uA**2)))
+    return nrm
 
 
 def pl_quantities(problem: Problem, Q, w) -> dict:
@@ -67,8 +146,7 @@ def pl_quantities(problem: Problem, Q, w) -> dict:
     ``lower`` = 2·zeta·gap, the lower bound ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ
     (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k and L − L⋆ = ½ Σ_k ‖Z̄δ_k‖², Lemma 5).
     """
-    Q, w = check_params(problem, Q, w)
-    loss, _, gw = _population(problem, Q, w)
+    loss, _, gw = population_loss_and_grad(problem, Q, w)
     gap = loss - problem.L_star
     z = zeta(problem, Q)
     return {"grad_w_sq": float(np.sum(gw * gw)), "gap": float(gap), "zeta": z, "lower": 2.0 * z * gap}
@@ -152,7 +230,7 @@ def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> flo
 
 
 def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
-    """A ``callback`` for :func:`iclbook.train` (method="gd") recording, at each record, the PL sides, the
+    """A ``callback`` for :func:`iclbook.training.train_gd` recording, at each record, the PL sides, the
     Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) and the secant smoothness."""
 
     def cb(t, Q, w):
