@@ -15,17 +15,34 @@ from ._validate import check_int, check_params, check_rng, prompt_labels
 from .problem import Problem
 
 __all__ = [
-    "head_scores", "softmax", "softmax_weights", "attention_weights", "predict",
+    "head_scores", "ProblemArrays", "softmax", "softmax_weights", "attention_weights", "predict",
     "population_loss", "population_grad", "population_loss_and_grad", "empirical_loss_and_grad",
     "grad_from_dA", "init_params", "B_matrices", "weights_for_target", "excess_loss",
     "sign_cone_distance2", "one_head_gap_floor",
 ]
 
 
+class ProblemArrays:
+    """The arrays of a problem that the loss and gradient read (V, V_N and their transposes, Z̄², A), in another
+    floating-point type: the fast path of training in float32 (``dtype=np.float32`` of
+    :func:`iclbook.training.train_adam`). Sizes and L⋆ are copied; nothing is validated again.
+
+    Derived and checked in ``book/ch09_heads``.
+    """
+
+    def __init__(self, problem: Problem, dtype):
+        for name in ("V", "VT", "VN", "VNT", "Zbar2", "A"):
+            setattr(self, name, np.ascontiguousarray(getattr(problem, name), dtype=dtype))
+        self.N, self.K, self.d, self.L_star = problem.N, problem.K, problem.d, problem.L_star
+        self.dtype = np.dtype(dtype)
+
+
 def head_scores(problem: Problem, Q: np.ndarray) -> np.ndarray:
     """Attention scores D[h] = V_Nᵀ Q_h V of every head for every token, shape (H, N, K) (eq. 8).
 
     V_Nᵀ Q_h for every head (batched), then one GEMM with V for all heads at once.
+
+    Derived and checked in ``book/ch02_transformer``.
     """
     H, d, _ = Q.shape
     N, K = problem.N, problem.K
@@ -52,13 +69,18 @@ def softmax_weights(problem: Problem, Q) -> np.ndarray:
 
     The softmax runs over the N prompt positions and is shifted by its maximum, so large scores
     cannot overflow.
+
+    Derived and checked in ``book/ch02_transformer``.
     """
     Q = check_params(problem, Q)
     return _softmax(_checked_scores(problem, Q))
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:
-    """softmax over ``axis``, shifted by the maximum (the map of eq. 8 and Lemma 2); returns a new float64 array."""
+    """softmax over ``axis``, shifted by the maximum (the map of eq. 8 and Lemma 2); returns a new float64 array.
+
+    Derived and checked in ``book/ch02_transformer``.
+    """
     return _softmax(np.array(x, dtype=np.float64), axis=axis)
 
 
@@ -77,7 +99,10 @@ def _ahat(S: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def attention_weights(problem: Problem, Q, w) -> np.ndarray:
-    """Â(θ) of shape (N, K): column k is â_k = Σ_h w_{h,k} softmax(V_Nᵀ Q_h v_k) (eqs. 8, 35)."""
+    """Â(θ) of shape (N, K): column k is â_k = Σ_h w_{h,k} softmax(V_Nᵀ Q_h v_k) (eqs. 8, 35).
+
+    Derived and checked in ``book/ch02_transformer``.
+    """
     Q, w = check_params(problem, Q, w)
     with np.errstate(over="ignore", invalid="ignore"):  # pragma: no mutate (equivalent: einsum reports no floating-point errors and the scores are checked before; a guard only)
         return _finite(_ahat(_softmax(_checked_scores(problem, Q)), w), "Â(θ)")
@@ -88,6 +113,8 @@ def predict(problem: Problem, Q, w, y) -> np.ndarray:
 
     y of shape (N,) gives (K,); (n, N) gives (n, K). Arrays that hold all K labels ((K,) or (n, K))
     are accepted too: only the first N, the prompt, are read.
+
+    Derived and checked in ``book/ch02_transformer``.
     """
     yP, one = prompt_labels(problem, y)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -96,7 +123,10 @@ def predict(problem: Problem, Q, w, y) -> np.ndarray:
 
 
 def B_matrices(problem: Problem, Q) -> np.ndarray:
-    """B_k = Z̄ C_k with C_k = (s^1_k, …, s^H_k), stacked as shape (K, N, H) (§6.4)."""
+    """B_k = Z̄ C_k with C_k = (s^1_k, …, s^H_k), stacked as shape (K, N, H) (§6.4).
+
+    Derived and checked in ``book/ch07_initialization``.
+    """
     S = softmax_weights(problem, Q)
     H, N, K = S.shape
     ZS = problem.Zbar @ S.transpose(1, 0, 2).reshape(N, H * K)            # one GEMM: Z̄ s^h_k for all h, k
@@ -108,6 +138,8 @@ def grad_from_dA(problem: Problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
 
     ∂L/∂w_{h,k} = s^h_kᵀ G_k and ∇_{Q_h} L = Σ_k w_{h,k} V_N J(s^h_k) G_k v_kᵀ, with the softmax
     Jacobian J(s) = diag(s) − s sᵀ; note J(s^h_k) G_k = s^h_k ⊙ G_k − s^h_k (∂L/∂w_{h,k}).
+
+    Derived and checked in ``book/ch05_gradients``.
     """
     H, N, K = S.shape
     d = problem.d
@@ -173,6 +205,8 @@ def population_loss(problem: Problem, Q, w) -> float:
     """The exact population loss L(θ) = ½ E Σ_k (ŷ_k − y_k)² in closed form (Lemma 5, eq. 36):
 
     L(θ) = ½ Σ_k ‖Z̄(â_k(θ) − a_k)‖² + L⋆, with A from eq. (34) and L⋆ = ½ Σ_{k>N} c'_k.
+
+    Derived and checked in ``book/ch04_loss``.
     """
     Q, w = check_params(problem, Q, w)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -181,7 +215,10 @@ def population_loss(problem: Problem, Q, w) -> float:
 
 
 def population_grad(problem: Problem, Q, w):
-    """Exact gradients (∂L/∂Q of shape (H, d, d), ∂L/∂w of shape (H, K)) of the population loss (§6.3)."""
+    """Exact gradients (∂L/∂Q of shape (H, d, d), ∂L/∂w of shape (H, K)) of the population loss (§6.3).
+
+    Derived and checked in ``book/ch05_gradients``.
+    """
     _, gQ, gw = population_loss_and_grad(problem, Q, w)
     return gQ, gw
 
@@ -192,6 +229,8 @@ def empirical_loss_and_grad(problem: Problem, Q, w, y, *, checked: bool = True):
     ``y`` has shape (n, K): all K labels of n prompts (the first N form each prompt). The per-prompt
     gradient is that of §6.3 with ∂ℓ/∂Â = y_P (ŷ − y)ᵀ; it is averaged over the n prompts.
     Returns ``(loss, gQ, gw)``. ``checked=False`` as in :func:`population_loss_and_grad`.
+
+    Derived and checked in ``book/ch05_gradients``.
     """
     if not checked:
         return _empirical(problem, Q, w, y)
@@ -215,6 +254,8 @@ def init_params(problem: Problem, H: int, *, rng, beta: float = 1.0):
     """The paper's initialization: Q_h(0) with i.i.d. N(0, β²) entries and w(0) = 0 (Prop. 1, §3).
 
     Returns ``(Q0, w0)`` of shapes (H, d, d) and (H, K).
+
+    Derived and checked in ``book/ch07_initialization``.
     """
     check_int(H, "H (number of heads)")
     check_rng(rng)

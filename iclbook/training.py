@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validate import check_int, check_params
 from .convergence import default_step_sizes, delta0, theorem1_bound, w_smoothness, zeta
-from .model import empirical_loss_and_grad, init_params, population_loss_and_grad
+from .model import ProblemArrays, empirical_loss_and_grad, init_params, population_loss_and_grad
 from .problem import Problem, sample_prompts
 
 __all__ = ["History", "train", "train_gd", "train_adam", "adam_update", "TrainingDiverged", "EXPLODE_FACTOR"]
@@ -24,7 +24,10 @@ EXPLODE_FACTOR = 1e3
 
 
 class TrainingDiverged(RuntimeWarning):
-    """Warned when training stops on a non-finite or exploding loss."""
+    """Warned when training stops on a non-finite or exploding loss.
+
+    Derived and checked in ``book/ch08_convergence``.
+    """
 
 
 @dataclass
@@ -37,6 +40,8 @@ class History:
     mini-batch loss of the step); ``extras`` (whatever a callback returned, one array per key).
     Scalars: the step sizes, ζ₀, Δ(0), L⋆, ``diverged`` and ``message``; final ``Q``, ``w`` and the
     initial ``Q0``, ``w0``.
+
+    Derived and checked in ``book/ch08_convergence``.
     """
 
     method: str
@@ -109,7 +114,7 @@ class _Run:
     """What both loops share: the checks, the initialization, the History and its records, the progress bar."""
 
     def __init__(self, method, problem, H, steps, seed, eta_Q, gamma, lr, record_every, progress, beta,
-                 init, callback):
+                 init, callback, dtype=np.float64):
         check_int(steps, "steps", low=0)
         check_int(H, "H (number of heads)")
         if record_every is None:
@@ -132,7 +137,12 @@ class _Run:
                 "and Theorem 1 do not apply; the loss may stall above L⋆", UserWarning, stacklevel=3)
         self.eta_Q, self.eta_w, g = default_step_sizes(problem, Q, eta_Q=eta_Q, gamma=gamma)
         self.smooth = w_smoothness(problem, Q)
-        self.Q, self.w = Q, w
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+        # the arrays the steps compute with: the problem's own in float64, a float32 copy otherwise
+        self.fast = problem if self.dtype == np.float64 else ProblemArrays(problem, self.dtype)
+        self.Q, self.w = Q.astype(self.dtype), w.astype(self.dtype)
         self.hist = History(method=method, H=int(H), seed=seed, eta_Q=self.eta_Q, eta_w=self.eta_w, gamma=g,
                             lr=lr if method == "adam" else None, zeta0=zeta(problem, Q),
                             delta0=delta0(problem) if init is None else _pop(problem, Q, w)[0] - problem.L_star,
@@ -146,6 +156,10 @@ class _Run:
 
     def due(self, t) -> bool:
         return t % self.record_every == 0 or t == self.steps
+
+    def exact_loss(self, Q, w) -> float:
+        """The population loss (Lemma 5) at (Q, w), always evaluated in float64."""
+        return _pop(self.problem, np.asarray(Q, np.float64), np.asarray(w, np.float64))[0]
 
     def record(self, t, Q, w, loss, tl=np.nan):
         rec, h = self.rec, self.hist
@@ -173,7 +187,7 @@ class _Run:
         h.seconds = time.perf_counter() - self.t0
         h.steps_done = t
         if rec["step"][-1] != t and not h.diverged:
-            self.record(t, Q, w, _pop(self.problem, Q, w)[0])
+            self.record(t, Q, w, self.exact_loss(Q, w))
         h.step = np.asarray(rec["step"], dtype=int)
         h.loss = np.asarray(rec["loss"])
         h.gap = h.loss - self.problem.L_star
@@ -182,13 +196,13 @@ class _Run:
         h.alpha_max = np.asarray(rec["alpha_max"])
         h.train_loss = np.asarray(rec["train_loss"])
         h.extras = {k: np.asarray(v) for k, v in h.extras.items()}
-        h.Q, h.w = Q, w
+        h.Q, h.w = np.asarray(Q, np.float64), np.asarray(w, np.float64)
         return h
 
 
 def train_gd(problem: Problem, H: int, *, steps: int, seed: int | None = 0, eta_Q=None, gamma=None,
              record_every: int | None = None, progress: bool = False, beta: float = 1.0, init=None,
-             callback=None) -> History:
+             callback=None, dtype=np.float64) -> History:
     """The theory's algorithm (eq. 10): gradient descent on the exact population loss (Lemma 5) with two step
     sizes η_Q and η_w = γ² η_Q (eq. 16), from the paper's initialization; returns a :class:`History`.
 
@@ -198,26 +212,32 @@ def train_gd(problem: Problem, H: int, *, steps: int, seed: int | None = 0, eta_
     each record; its values are stored in ``History.extras``. A non-finite loss, or one above
     ``EXPLODE_FACTOR`` times the initial loss, stops training with a :class:`TrainingDiverged` warning naming
     the likely cause; ``History.diverged`` is then True and the final ``Q``, ``w`` are the last finite ones.
+
+    ``dtype=np.float32`` takes the steps in float32 (the recorded losses are still evaluated in float64).
+
+    Derived and checked in ``book/ch08_convergence``.
     """
-    run = _Run("gd", problem, H, steps, seed, eta_Q, gamma, None, record_every, progress, beta, init, callback)
-    Q, w, eta_Q, eta_w = run.Q, run.w, run.eta_Q, run.eta_w
+    run = _Run("gd", problem, H, steps, seed, eta_Q, gamma, None, record_every, progress, beta, init, callback,
+               dtype)
+    Q, w, eta_Q, eta_w, fast = run.Q, run.w, run.eta_Q, run.eta_w, run.fast
+    exact = run.dtype == np.float64
     t = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        loss, gQ, gw = _pop(problem, Q, w)
+        loss, gQ, gw = _pop(fast, Q, w)
         loss_init = loss
-        run.record(0, Q, w, loss)
+        run.record(0, Q, w, loss if exact else run.exact_loss(Q, w))
         while t < steps:
             Qn = Q - eta_Q * gQ
             wn = w - eta_w * gw
             t += 1
-            ln, gQn, gwn = _pop(problem, Qn, wn)
+            ln, gQn, gwn = _pop(fast, Qn, wn)
             if not np.isfinite(ln) or ln > EXPLODE_FACTOR * loss_init:
                 _diverge(run.hist, t, ln, run.cause())
                 t -= 1
                 break
             Q, w, loss, gQ, gw = Qn, wn, ln, gQn, gwn
             if run.due(t):
-                run.record(t, Q, w, loss)
+                run.record(t, Q, w, loss if exact else run.exact_loss(Q, w))
             run.tick()
     return run.finish(t, Q, w)
 
@@ -225,7 +245,7 @@ def train_gd(problem: Problem, H: int, *, steps: int, seed: int | None = 0, eta_
 def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr: float = 1e-4,
                batch: int = 256, n_train: int = 10_000, betas=(0.9, 0.999), adam_eps: float = 1e-8,
                gamma=None, record_every: int | None = None, progress: bool = False, beta: float = 1.0,
-               init=None, callback=None) -> History:
+               init=None, callback=None, dtype=np.float64) -> History:
     """The paper's experimental protocol (§4): Adam (``lr``, ``betas``, ``adam_eps``; :func:`adam_update`) on
     mini-batches of ``batch`` prompts, reshuffled each epoch, from a fixed training set of ``n_train`` prompts
     with λ ~ N(0, I_m); returns a :class:`History` whose ``loss`` is the exact population loss at each record
@@ -234,6 +254,12 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
     ``seed`` seeds, in this order, the initialization, the training set and the batches. γ is only the scale
     used to report α = w/γ. ``init``, ``callback``, ``record_every`` and divergence as in :func:`train_gd`; on
     divergence the returned ``Q``, ``w`` are those of the last recorded finite step.
+
+    ``dtype=np.float32`` takes the steps in float32 (parameters, moments, training prompts, gradients); the
+    recorded population loss, ζ and everything else recorded are still evaluated in float64. The random draws
+    are those of the float64 run.
+
+    Derived and checked in ``book/ch09_heads``.
     """
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr (Adam's learning rate) must be finite and > 0, got {lr!r}")
@@ -241,16 +267,18 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if not isinstance(n_train, (int, np.integer)) or n_train < 1:
         raise ValueError(f"n_train must be a positive integer, got {n_train!r}")
-    run = _Run("adam", problem, H, steps, seed, None, gamma, lr, record_every, progress, beta, init, callback)
-    Q, w, rng = run.Q, run.w, run.rng
+    run = _Run("adam", problem, H, steps, seed, None, gamma, lr, record_every, progress, beta, init, callback,
+               dtype)
+    Q, w, rng, fast = run.Q, run.w, run.rng, run.fast
     t = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, y_train = sample_prompts(problem, n_train, rng=rng)
+        y_train = y_train.astype(run.dtype, copy=False)
         b1, b2 = betas
         mQ, vQ = np.zeros_like(Q), np.zeros_like(Q)
         mw, vw = np.zeros_like(w), np.zeros_like(w)
         tmpQ, tmpw = np.empty_like(Q), np.empty_like(w)
-        run.record(0, Q, w, _pop(problem, Q, w)[0])
+        run.record(0, Q, w, run.exact_loss(Q, w))
         last_good = (0, Q.copy(), w.copy())
         order = rng.permutation(n_train)
         pos = 0
@@ -260,7 +288,7 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
                 order, pos = rng.permutation(n_train), 0
             idx = order[pos:pos + batch]
             pos += batch
-            tl, gQ, gw = empirical_loss_and_grad(problem, Q, w, y_train[idx], checked=False)
+            tl, gQ, gw = empirical_loss_and_grad(fast, Q, w, y_train[idx], checked=False)
             if tl_init is None:
                 tl_init = tl
             if not np.isfinite(tl) or tl > EXPLODE_FACTOR * tl_init:
@@ -270,7 +298,7 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
             adam_update(Q, gQ, mQ, vQ, tmpQ, t, lr, b1, b2, adam_eps)
             adam_update(w, gw, mw, vw, tmpw, t, lr, b1, b2, adam_eps)
             if run.due(t):
-                pl = _pop(problem, Q, w)[0]
+                pl = run.exact_loss(Q, w)
                 if not np.isfinite(pl):
                     t, Q, w = _restore(run.hist, t, pl, last_good, run.cause())
                     break
@@ -282,7 +310,10 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
 
 def train(problem: Problem, H: int, *, steps: int, method: str = "gd", **options) -> History:
     """Train with ``method="gd"`` (:func:`train_gd`, the theory's algorithm) or ``"adam"`` (:func:`train_adam`,
-    the paper's experiments); ``options`` are that function's keyword arguments."""
+    the paper's experiments); ``options`` are that function's keyword arguments.
+
+    Derived and checked in ``book/ch08_convergence``.
+    """
     if method not in ("gd", "adam"):
         raise ValueError(f"method must be 'gd' or 'adam', got {method!r}")
     return (train_gd if method == "gd" else train_adam)(problem, H, steps=steps, **options)
@@ -293,6 +324,8 @@ def adam_update(p, g, m1, m2, tmp, t, lr, b1, b2, eps):
     estimates m1, m2 (``tmp`` is scratch of p's shape); every pass writes into an existing buffer.
 
     m1 ← b1·m1 + (1 − b1)g;  m2 ← b2·m2 + (1 − b2)g²;  p ← p − lr·(m1/(1 − b1ᵗ)) / (√(m2/(1 − b2ᵗ)) + eps).
+
+    Derived and checked in ``book/ch06_reparam``.
     """
     np.multiply(m1, b1, out=m1)
     np.multiply(g, 1 - b1, out=tmp)

@@ -20,16 +20,15 @@ import functools
 import http.server
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from chromium import launched_browser, skip_without_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("ICLBOOK_HTML", ROOT / "_build" / "html"))
 SHOTS = HTML.parent / "screenshots"
-CHROMIUM = os.environ.get("ICLBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 # Console messages that are harmless, each with the reason.
 ALLOWED_CONSOLE = [
@@ -46,11 +45,7 @@ ALLOWED_CONSOLE = [
 
 PLACEHOLDERS = [re.compile(p, re.I) for p in (r"your name", r"\bplaceholder\b", r"\bTODO\b", r"©\s*Copyright\s*2023")]
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium not found: install it (Debian: `apt-get install -y chromium`) or set ICLBOOK_CHROMIUM; "
-           "the browser test of the HTML book was NOT run",
-)
+pytestmark = skip_without_chromium("the browser test of the HTML book")
 
 
 def _pages():
@@ -88,13 +83,7 @@ def server():
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+    yield from launched_browser()
 
 
 def _open(browser, url):

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -37,21 +36,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import launched_browser, skip_without_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 SHOTS = ROOT / "_build" / "screenshots" / "lab"
 JUPYTER = Path(sys.executable).with_name("jupyter")
-CHROMIUM = os.environ.get("ICLBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHAPTER_BUDGET_S = 60.0        # the book's budget per chapter (conftest.py holds nbval to the same)
 STARTUP_TIMEOUT_S = 120.0      # server start on a busy 2-core machine
 REDRAW_TIMEOUT_S = 30.0
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium not found: install it (Debian: `apt-get install -y chromium`) or set ICLBOOK_CHROMIUM; "
-           "the JupyterLab test of the live widgets was NOT run",
-)
+pytestmark = skip_without_chromium("the JupyterLab test of the live widgets")
 
 _IMPORTS_WIDGETS = re.compile(r"^\s*(from|import)\s+ipywidgets\b", re.M)
 
@@ -190,13 +185,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
+    yield from launched_browser()
 
 
 # JavaScript run in the page: the notebook panel of ``path`` once JupyterLab, the panel and its kernel are ready.

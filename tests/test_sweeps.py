@@ -1,0 +1,83 @@
+"""iclbook.sweeps: parallel runs give the serial results bit for bit, on joblib and on a Dask cluster, and an
+interrupted sweep resumes from its stored runs."""
+import json
+import warnings
+
+import pytest
+
+from iclbook import sweeps
+
+SMALL = dict(K=12, N=4, d=6, m=3, tau=0.1, method="adam", steps=60, record_every=20, lr=1e-2, batch=8,
+             n_train=40)
+
+
+def _configs(seeds=(0, 1, 2, 3), Hs=(3, 6)):
+    # H = 3 < N = 4 warns (Assumption 2 cannot hold): the runs are still valid sweep units
+    return [dict(SMALL, H=H, seed=s) for s in seeds for H in Hs]
+
+
+def _serial():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return sweeps.sweep(sweeps.training_run, _configs()).results
+
+
+def test_run_key_is_stable_and_order_free():
+    a = dict(SMALL, H=3, seed=0)
+    b = dict(reversed(list(a.items())))
+    assert sweeps.run_key(a) == sweeps.run_key(b)
+    assert sweeps.run_key(a) != sweeps.run_key(dict(a, seed=1))
+    assert sweeps.run_key(a) != sweeps.run_key(dict(a, lr=1.0001e-2))
+
+
+def test_jobs_2_gives_the_serial_results_bit_for_bit():
+    serial = _serial()
+    par = sweeps.sweep(sweeps.training_run, _configs(), jobs=2)
+    assert par.computed == len(serial) and par.loaded == 0
+    assert par.results == serial                      # exact equality of every float of every curve
+    # the runs differ from each other (a sweep that returned one run eight times would pass the line above)
+    assert len({json.dumps(r) for r in serial}) == len(serial)
+
+
+def test_dask_local_cluster_gives_the_serial_results():
+    distributed = pytest.importorskip("distributed")
+    serial = _serial()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        got = sweeps.sweep(sweeps.training_run, _configs(), dask=client)
+        assert got.results == serial
+        got2 = sweeps.sweep(sweeps.training_run, _configs(seeds=(0,)), dask=cluster.scheduler_address)
+        assert got2.results == serial[:2]
+
+
+def _fail_on_seed_2(config):
+    if config["seed"] == 2:
+        raise KeyboardInterrupt("simulated interruption")
+    return sweeps.training_run(config)
+
+
+def test_interrupted_sweep_resumes_from_its_stored_runs(tmp_path):
+    serial = _serial()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(KeyboardInterrupt):
+            sweeps.sweep(_fail_on_seed_2, _configs(), store=tmp_path)
+        stored = sorted(tmp_path.glob("*.json"))
+        assert len(stored) == 4                       # seeds 0 and 1, both H: stored as they finished
+        before = {p.name: p.read_bytes() for p in stored}
+        again = sweeps.sweep(sweeps.training_run, _configs(), store=tmp_path)
+    assert (again.loaded, again.computed) == (4, 4)
+    assert again.results == serial
+    assert all(p.read_bytes() == before[p.name] for p in stored)   # the stored runs were not rewritten
+    assert not list(tmp_path.glob(".tmp-*"))
+    third = sweeps.sweep(sweeps.training_run, _configs(), store=tmp_path)
+    assert (third.loaded, third.computed) == (8, 0) and third.results == serial
+
+
+def test_store_refuses_a_file_of_another_configuration(tmp_path):
+    store = sweeps.RunStore(tmp_path)
+    a, b = dict(SMALL, H=3, seed=0), dict(SMALL, H=3, seed=1)
+    store.save(a, {"x": 1})
+    store.path(a).rename(store.path(b))
+    with pytest.raises(ValueError, match="another configuration"):
+        store.load(b)
