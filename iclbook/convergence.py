@@ -19,13 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_params
-from .model import B_matrices, excess_loss, init_params, population_loss_and_grad, softmax
+from .model import (B_matrices, attention_weights, excess_loss, init_params, population_loss_and_grad, softmax,
+                    weights_for_target)
 from .problem import Problem
 
 __all__ = [
     "DEFAULT_GAMMA", "ZETA_NUMERICAL_ZERO", "zeta", "zeta_all", "zeta_samples", "w_smoothness", "delta0",
     "theorem1_bound", "default_step_sizes", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients",
-    "xi_hessian_norm", "pl_quantities", "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
+    "xi_hessian_norm", "xi_secant", "pl_quantities", "pl_equality_weights", "profile_loss", "exp_sum_terms",
+    "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
     "gamma_sufficient", "lemma10_L", "secant_smoothness", "diagnostics_callback",
 ]
 
@@ -139,17 +141,85 @@ def xi_hessian_norm(problem: Problem, Q, w, gamma: float, *, rng, iters: int = 2
     return nrm
 
 
+def xi_secant(problem: Problem, Q, w, Q2, w2, gamma: float) -> float:
+    """‖∇ξ ℓ(ξ₂) − ∇ξ ℓ(ξ)‖ / ‖ξ₂ − ξ‖ between ξ = (Q, w/γ) and ξ₂ = (Q2, w2/γ), in the norm of Lemma 10
+    (Frobenius on Q, Euclidean on α): a lower bound of any Lipschitz constant L of ∇ξ ℓ on a convex set that
+    holds both points (``book/ch08_convergence``, Lemma 10). :func:`secant_smoothness` is the same ratio along
+    one GD step, with the step's length computed exactly.
+    """
+    _, gQ, gA = xi_gradients(problem, Q, w, gamma)
+    _, gQ2, gA2 = xi_gradients(problem, Q2, w2, gamma)
+    num = np.sqrt(np.sum((gQ2 - gQ) ** 2) + np.sum((gA2 - gA) ** 2))
+    dQ = np.asarray(Q2, dtype=np.float64) - np.asarray(Q, dtype=np.float64)
+    dA = (np.asarray(w2, dtype=np.float64) - np.asarray(w, dtype=np.float64)) / gamma
+    return float(num / np.sqrt(np.sum(dQ**2) + np.sum(dA**2)))
+
+
 def pl_quantities(problem: Problem, Q, w) -> dict:
     """The two sides of the PL inequality (49) at θ = (Q, w), in θ-coordinates (divide ξ's by γ²).
 
-    Returns ``grad_w_sq`` = ‖∇_w L‖², ``gap`` = L − L⋆, ``zeta`` = min_k λ_min(B_kB_kᵀ) at this Q and
-    ``lower`` = 2·zeta·gap, the lower bound ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ
-    (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k and L − L⋆ = ½ Σ_k ‖Z̄δ_k‖², Lemma 5).
+    Returns ``grad_w_sq`` = ‖∇_w L‖², ``gap`` = L − L⋆ = ½‖Z̄(Â − A)‖² (Lemma 5, eq. 36, computed without the
+    cancellation of L − L⋆), ``zeta`` = min_k λ_min(B_kB_kᵀ) at this Q, ``lower`` = 2·zeta·gap, the lower bound
+    ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k, §6.3), and
+    ``ratio`` = ‖∇_w L‖²/(2(L − L⋆)) = ‖∇_α ℓ‖²/(2γ²(ℓ − L⋆)), the PL ratio, which is ≥ ``zeta`` (NaN at gap 0).
+    Derived in ``book/ch06_reparam``; checked along trajectories in ``book/ch08_convergence``.
     """
-    loss, _, gw = population_loss_and_grad(problem, Q, w)
-    gap = loss - problem.L_star
+    _, _, gw = population_loss_and_grad(problem, Q, w)
+    gap = excess_loss(problem, attention_weights(problem, Q, w))
     z = zeta(problem, Q)
-    return {"grad_w_sq": float(np.sum(gw * gw)), "gap": float(gap), "zeta": z, "lower": 2.0 * z * gap}
+    gw2 = float(np.sum(gw * gw))
+    ratio = gw2 / (2.0 * gap) if gap > 0 else float("nan")
+    return {"grad_w_sq": gw2, "gap": gap, "zeta": z, "lower": 2.0 * z * gap, "ratio": ratio}
+
+
+def pl_equality_weights(problem: Problem, Q) -> np.ndarray:
+    """Output weights w (H×K) at which the PL inequality is an equality: ‖∇_w L‖² = 2ζ(Q)(L − L⋆), with L − L⋆ = ½.
+
+    Let k⋆ attain ζ(Q) = min_k λ_min(B_kB_kᵀ) and u be a unit eigenvector of B_{k⋆}B_{k⋆}ᵀ for that eigenvalue.
+    w makes δ_k = 0 for k ≠ k⋆ and Z̄δ_{k⋆} = u (target Â = A + Z̄⁻¹u e_{k⋆}ᵀ, :func:`iclbook.model.weights_for_target`),
+    so every inequality of the PL chain is an equality: the constant 2ζ(Q) cannot be improved at this Q
+    (``book/ch06_reparam`` and ``book/ch08_convergence``, exercises). Needs every B_k of full row rank (H ≥ N).
+    """
+    B = B_matrices(problem, Q)                                           # (K, N, H)
+    if B.shape[2] < B.shape[1]:
+        raise ValueError(f"H = {B.shape[2]} < N = {B.shape[1]}: ζ(Q) = 0 and no w attains the PL equality")
+    lam, U = np.linalg.eigh(B @ B.transpose(0, 2, 1))                   # ascending
+    k = int(np.argmin(lam[:, 0]))
+    target = problem.A.copy()
+    target[:, k] += np.linalg.solve(problem.Zbar, U[k][:, 0])
+    return weights_for_target(problem, Q, target)
+
+
+def profile_loss(problem: Problem, Q) -> float:
+    """min_w L(Q, w): the population loss (Lemma 5) at the best output weights for fixed Q.
+
+    For fixed Q, L is a least-squares problem in each column w_{:,k} (Hessian B_kᵀB_k, ``book/ch05_gradients``):
+    L(Q, w) = L⋆ + ½ Σ_k ‖B_k w_{:,k} − Z̄a_k‖², so the minimum is L⋆ + ½ Σ_k ‖(I − P_k) Z̄a_k‖² with P_k the
+    projection onto the range of B_k; it equals L⋆ when every B_k has full row rank (Assumption 2). Its gradient
+    in Q is ∇_Q L at the best w (the envelope theorem, ``book/ch05_gradients``, exercise).
+    """
+    B = B_matrices(problem, Q)
+    T = problem.Zbar @ problem.A                                         # column k: Z̄ a_k
+    res = 0.0
+    for k in range(problem.K):
+        x = np.linalg.lstsq(B[k], T[:, k], rcond=None)[0]
+        r = B[k] @ x - T[:, k]
+        res += float(r @ r)
+    return problem.L_star + 0.5 * res
+
+
+def exp_sum_terms(problem: Problem, r: int, q_tilde, q) -> np.ndarray:
+    """The N terms of the exponential sum in step (c) of the proof of Proposition 1 (Appendix D.1).
+
+    With the query vector q_1 = (q, q̃) split into its coordinate ``r`` and the other d − 1 (``q_tilde``),
+    ⟨y, exp(V_Nᵀ q_1)⟩ = Σ_i y_i e^{⟨ṽ_i, q̃⟩} e^{v_{r,i} q} =: g(q | q̃). Returns, for each q in ``q``, the terms
+    e^{v_{r,i} q + ⟨ṽ_i, q̃⟩}, i = 1..N, divided by the largest of them (shape (len(q), N)): g(q | q̃) is
+    ``terms @ y`` up to a positive factor, with the same signs and zeros, and no overflow
+    (``book/ch07_initialization``).
+    """
+    VN = problem.VN
+    E = np.outer(np.asarray(q, dtype=np.float64), VN[r]) + np.delete(VN, r, axis=0).T @ np.asarray(q_tilde)
+    return np.exp(E - E.max(axis=1, keepdims=True))
 
 
 def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
