@@ -1,8 +1,9 @@
 """Theorem 1 and the lemmas behind it: Assumption 2 (ζ), Proposition 1, Lemmas 2, 6, 7, 10, the PL
 inequality (49), the bounds (43a–c) along a trajectory, and Theorem 1's rate (eq. 18).
 
-Derived and checked in ``book/ch07_initialization`` (ζ₀ at initialization, Proposition 1),
-``book/ch08_convergence`` (the lemmas and Theorem 1) and ``book/ch09_heads`` (the number of heads).
+Derived and checked in ``book/ch06_reparam`` (Lemma 6, the PL inequality), ``book/ch07_initialization``
+(ζ₀ at initialization, Proposition 1), ``book/ch08_convergence`` (the lemmas and Theorem 1) and
+``book/ch09_heads`` (the number of heads); ``book/ch05_gradients`` uses the profile loss min_w L.
 The constants are the book's re-derivation, proved step by step in ``book/ch08_convergence``:
 
 - the rate (1 − η_w ζ₀/2)^t with η_w = γ² η_Q, and Δ(0) = ½‖Z̄A‖_F² when w(0) = 0;
@@ -36,7 +37,9 @@ DEFAULT_GAMMA = 100.0
 
 
 def zeta_all(problem: Problem, Q) -> np.ndarray:
-    """λ_min(B_k B_kᵀ) for every k, shape (K,) (Assumption 2). Zero (exactly) when H < N: B_k has rank ≤ H."""
+    """λ_min(B_k B_kᵀ) for every k, shape (K,) (Assumption 2, display (14); ``book/ch07_initialization``).
+
+    Zero (exactly) when H < N: B_k has rank ≤ H."""
     B = B_matrices(problem, Q)                                           # (K, N, H)
     K, N, H = B.shape
     if H < N:
@@ -46,18 +49,21 @@ def zeta_all(problem: Problem, Q) -> np.ndarray:
 
 
 def zeta(problem: Problem, Q) -> float:
-    """ζ = min_k λ_min(B_k B_kᵀ), with B_k = Z̄ softmax(D_k) (Assumption 2; ζ₀ when Q = Q(0))."""
+    """ζ = min_k λ_min(B_k B_kᵀ), with B_k = Z̄ softmax(D_k) (Assumption 2, display (14); ζ₀ when Q = Q(0);
+    ``book/ch07_initialization``)."""
     return float(np.min(zeta_all(problem, Q)))
 
 
 def w_smoothness(problem: Problem, Q) -> float:
-    """max_k ‖B_k‖₂²: the Lipschitz constant of ∇_w L at fixed Q (the w-Hessian is block-diagonal with blocks B_kᵀB_k)."""
+    """max_k ‖B_k‖₂²: the Lipschitz constant of ∇_w L at fixed Q (the w-Hessian is block-diagonal with blocks
+    B_kᵀB_k): the lower bound of Lemma 10 that caps η_w (eq. 16; ``book/ch08_convergence``)."""
     B = B_matrices(problem, Q)
     return float(np.max(np.linalg.norm(B, ord=2, axis=(1, 2)) ** 2))
 
 
 def delta0(problem: Problem) -> float:
-    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0) (re-derived in ``book/ch08_convergence``)."""
+    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0): the constant of Theorem 1's bound
+    (eq. 18; Lemma 5, eq. 36; re-derived in ``book/ch08_convergence``)."""
     return excess_loss(problem, np.zeros((problem.N, problem.K)))
 
 
@@ -74,7 +80,7 @@ def theorem1_bound(t, eta_w: float, zeta0: float, delta_0: float) -> np.ndarray:
 
 
 def default_step_sizes(problem: Problem, Q0, eta_Q=None, gamma=None):
-    """The theory's step sizes (eq. 16): η_w = γ² η_Q.
+    """The theory's step sizes (eq. 16): η_w = γ² η_Q (``book/ch06_reparam``, ``book/ch08_convergence``).
 
     Defaults: γ = :data:`DEFAULT_GAMMA` and η_w = 0.9 / max_k ‖B_k(0)‖² (just inside 1/smoothness of
     the w-block at initialization), so η_Q = η_w/γ². If ``eta_Q`` is given, η_w = γ² η_Q.
@@ -108,17 +114,19 @@ def lemma2_ratio(X, Xp) -> np.ndarray:
 
 
 def zbar_norm(problem: Problem) -> float:
-    """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12)."""
+    """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12), the constant of Lemma 7 and (43a) (``book/ch08_convergence``)."""
     return float(np.sqrt(np.linalg.eigvalsh(problem.Zbar2)[-1]))
 
 
 def fbar_max(problem: Problem) -> float:
-    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄; re-derived)."""
+    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄; re-derived), the
+    constant of Lemmas 7 and 10 (``book/ch08_convergence``)."""
     return float(np.max(np.linalg.norm(problem.Zbar, axis=0)))
 
 
 def xi_gradients(problem: Problem, Q, w, gamma: float):
-    """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6: ∇_α ℓ = γ∇_w L."""
+    """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6 (eqs. 39–41):
+    ∇_Q ℓ = ∇_Q L and ∇_α ℓ = γ∇_w L (``book/ch06_reparam``)."""
     loss, gQ, gw = population_loss_and_grad(problem, Q, w)
     return loss, gQ, gamma * gw
 
@@ -223,7 +231,8 @@ def exp_sum_terms(problem: Problem, r: int, q_tilde, q) -> np.ndarray:
 
 
 def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
-    """Lemma 7 (re-derived): the gradient norms and their bounds by √(ℓ − L⋆) at ξ = (Q, w/γ).
+    """Lemma 7 (re-derived; ``book/ch08_convergence``): the gradient norms and their bounds by √(ℓ − L⋆)
+    at ξ = (Q, w/γ).
 
     ``gA`` = max_h ‖∇_{α_h} ℓ‖ ≤ ``gA_bound`` = γ‖Z̄‖₂√(2Δ);
     ``gQ`` = max_h ‖∇_{Q_h} ℓ‖_F ≤ ``gQ_bound`` = 2γ max_{h,k}|α_{h,k}| f̄_max √(2KΔ).
@@ -241,22 +250,26 @@ def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
 
 
 def alpha_bar(problem: Problem, gamma: float, zeta0: float) -> float:
-    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| (re-derived; w(0) = 0)."""
+    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| (re-derived; w(0) = 0;
+    ``book/ch08_convergence``, step 3 of Theorem 1's proof)."""
     return 4.0 * np.sqrt(2.0 * delta0(problem)) * zbar_norm(problem) / (gamma * zeta0)
 
 
 def q_move_bound(problem: Problem, gamma: float, zeta0: float) -> float:
-    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
+    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) (re-derived;
+    ``book/ch08_convergence``, step 4 of Theorem 1's proof)."""
     return 64.0 * np.sqrt(problem.K) * delta0(problem) * zbar_norm(problem) * fbar_max(problem) / (gamma**2 * zeta0**2)
 
 
 def B_move_bound(problem: Problem, H: int, gamma: float, zeta0: float) -> float:
-    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
+    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) (re-derived;
+    ``book/ch08_convergence``, step 5 of Theorem 1's proof, towards (43b))."""
     return 2.0 * np.sqrt(H) * zbar_norm(problem) * q_move_bound(problem, gamma, zeta0)
 
 
 def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
-    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) (re-derived).
+    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) (re-derived;
+    ``book/ch08_convergence``, Theorem 1).
 
     γ² ≥ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max / ((1 − 1/√2) ζ₀^{5/2}).
     """
@@ -267,8 +280,8 @@ def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
 def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
     """An explicit smoothness constant L of Lemma 10 on the region max_{h,k}|α_{h,k}| ≤ ᾱ (any Q).
 
-    This is the book's own re-derivation (``book/ch08_convergence``, Lemma 10); the paper's constant
-    (eq. 61) was not available. With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
+    This is the book's own re-derivation (``book/ch08_convergence``, Lemma 10), not the paper's constant
+    of eq. (61). With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
     R_k = γ f̄ H ᾱ + ‖Z̄ a_k‖ (a bound on ‖Z̄δ_k‖ on the region), the Hessian of ℓ in ξ = (Q, α) has
     operator norm at most
 
@@ -286,7 +299,8 @@ def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
 def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> float:
     """‖∇ξ ℓ(ξ⁺) − ∇ξ ℓ(ξ)‖/‖ξ⁺ − ξ‖ for the GD step ξ⁺ = ξ − η_Q∇ξ ℓ(ξ): the smoothness seen by one step.
 
-    The descent lemma behind Theorem 1 needs η_Q·L ≤ 1 for the smoothness constant L of Lemma 10; this
+    The descent lemma behind Theorem 1 (step 7 of its proof, ``book/ch08_convergence``) needs η_Q·L ≤ 1
+    for the smoothness constant L of Lemma 10; this
     secant value is a lower bound of that L along the actual step, and η_Q times it must stay ≤ 1 (< 2
     already guarantees descent on the segment).
     """
@@ -300,8 +314,9 @@ def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> flo
 
 
 def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
-    """A ``callback`` for :func:`iclbook.training.train_gd` recording, at each record, the PL sides, the
-    Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) and the secant smoothness."""
+    """A ``callback`` for :func:`iclbook.training.train_gd` recording, at each record, the PL sides (49), the
+    Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) (43b) and the secant smoothness
+    (Lemma 10): the hypotheses of Theorem 1's induction along a run (``book/ch08_convergence``)."""
 
     def cb(t, Q, w):
         out = pl_quantities(problem, Q, w)

@@ -10,11 +10,6 @@ import iclbook as ic
 from iclbook import convergence as cv
 
 
-@pytest.fixture(scope="module")
-def small():
-    return ic.make_problem(12, 4, 6, 3, 0.1, seed=0)
-
-
 def _point(problem, H, seed):
     rng = np.random.default_rng(seed)
     Q, _ = ic.init_params(problem, H, rng=rng)
