@@ -1,8 +1,9 @@
 """Theorem 1 and the lemmas behind it: Assumption 2 (ζ), Proposition 1, Lemmas 2, 6, 7, 10, the PL
 inequality (49), the bounds (43a–c) along a trajectory, and Theorem 1's rate (eq. 18).
 
-Derived and checked in ``book/ch07_initialization`` (ζ₀ at initialization, Proposition 1),
-``book/ch08_convergence`` (the lemmas and Theorem 1) and ``book/ch09_heads`` (the number of heads).
+Derived and checked in ``book/ch06_reparam`` (Lemma 6, the PL inequality), ``book/ch07_initialization``
+(ζ₀ at initialization, Proposition 1), ``book/ch08_convergence`` (the lemmas and Theorem 1) and
+``book/ch09_heads`` (the number of heads); ``book/ch05_gradients`` uses the profile loss min_w L.
 The constants are the book's re-derivation, proved step by step in ``book/ch08_convergence``:
 
 - the rate (1 − η_w ζ₀/2)^t with η_w = γ² η_Q, and Δ(0) = ½‖Z̄A‖_F² when w(0) = 0;
@@ -19,13 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_params
-from .model import B_matrices, excess_loss, init_params, population_loss_and_grad, softmax
+from .model import (B_matrices, attention_weights, excess_loss, init_params, population_loss_and_grad, softmax,
+                    weights_for_target)
 from .problem import Problem
 
 __all__ = [
     "DEFAULT_GAMMA", "ZETA_NUMERICAL_ZERO", "zeta", "zeta_all", "zeta_samples", "w_smoothness", "delta0",
     "theorem1_bound", "default_step_sizes", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients",
-    "xi_hessian_norm", "pl_quantities", "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
+    "xi_hessian_norm", "xi_secant", "pl_quantities", "pl_equality_weights", "profile_loss", "exp_sum_terms",
+    "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
     "gamma_sufficient", "lemma10_L", "secant_smoothness", "diagnostics_callback",
 ]
 
@@ -34,7 +37,9 @@ DEFAULT_GAMMA = 100.0
 
 
 def zeta_all(problem: Problem, Q) -> np.ndarray:
-    """λ_min(B_k B_kᵀ) for every k, shape (K,) (Assumption 2). Zero (exactly) when H < N: B_k has rank ≤ H."""
+    """λ_min(B_k B_kᵀ) for every k, shape (K,) (Assumption 2, display (14); ``book/ch07_initialization``).
+
+    Zero (exactly) when H < N: B_k has rank ≤ H."""
     B = B_matrices(problem, Q)                                           # (K, N, H)
     K, N, H = B.shape
     if H < N:
@@ -44,18 +49,21 @@ def zeta_all(problem: Problem, Q) -> np.ndarray:
 
 
 def zeta(problem: Problem, Q) -> float:
-    """ζ = min_k λ_min(B_k B_kᵀ), with B_k = Z̄ softmax(D_k) (Assumption 2; ζ₀ when Q = Q(0))."""
+    """ζ = min_k λ_min(B_k B_kᵀ), with B_k = Z̄ softmax(D_k) (Assumption 2, display (14); ζ₀ when Q = Q(0);
+    ``book/ch07_initialization``)."""
     return float(np.min(zeta_all(problem, Q)))
 
 
 def w_smoothness(problem: Problem, Q) -> float:
-    """max_k ‖B_k‖₂²: the Lipschitz constant of ∇_w L at fixed Q (the w-Hessian is block-diagonal with blocks B_kᵀB_k)."""
+    """max_k ‖B_k‖₂²: the Lipschitz constant of ∇_w L at fixed Q (the w-Hessian is block-diagonal with blocks
+    B_kᵀB_k): the lower bound of Lemma 10 that caps η_w (eq. 16; ``book/ch08_convergence``)."""
     B = B_matrices(problem, Q)
     return float(np.max(np.linalg.norm(B, ord=2, axis=(1, 2)) ** 2))
 
 
 def delta0(problem: Problem) -> float:
-    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0) (re-derived in ``book/ch08_convergence``)."""
+    """Δ(0) = L(θ(0)) − L⋆ = ½ ‖Z̄ A‖_F² when w(0) = 0 (so Â(0) = 0): the constant of Theorem 1's bound
+    (eq. 18; Lemma 5, eq. 36; re-derived in ``book/ch08_convergence``)."""
     return excess_loss(problem, np.zeros((problem.N, problem.K)))
 
 
@@ -72,7 +80,7 @@ def theorem1_bound(t, eta_w: float, zeta0: float, delta_0: float) -> np.ndarray:
 
 
 def default_step_sizes(problem: Problem, Q0, eta_Q=None, gamma=None):
-    """The theory's step sizes (eq. 16): η_w = γ² η_Q.
+    """The theory's step sizes (eq. 16): η_w = γ² η_Q (``book/ch06_reparam``, ``book/ch08_convergence``).
 
     Defaults: γ = :data:`DEFAULT_GAMMA` and η_w = 0.9 / max_k ‖B_k(0)‖² (just inside 1/smoothness of
     the w-block at initialization), so η_Q = η_w/γ². If ``eta_Q`` is given, η_w = γ² η_Q.
@@ -106,17 +114,19 @@ def lemma2_ratio(X, Xp) -> np.ndarray:
 
 
 def zbar_norm(problem: Problem) -> float:
-    """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12)."""
+    """‖Z̄‖₂ = √λ_max(ZᵀZ + mτI) (eq. 12), the constant of Lemma 7 and (43a) (``book/ch08_convergence``)."""
     return float(np.sqrt(np.linalg.eigvalsh(problem.Zbar2)[-1]))
 
 
 def fbar_max(problem: Problem) -> float:
-    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄; re-derived)."""
+    """f̄_max = max_i ‖z̄_i‖₂, the largest column norm of Z̄ (eq. 12, read as columns of Z̄; re-derived), the
+    constant of Lemmas 7 and 10 (``book/ch08_convergence``)."""
     return float(np.max(np.linalg.norm(problem.Zbar, axis=0)))
 
 
 def xi_gradients(problem: Problem, Q, w, gamma: float):
-    """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6: ∇_α ℓ = γ∇_w L."""
+    """(ℓ, ∇_Q ℓ, ∇_α ℓ) in the reparameterised coordinates ξ = (Q, α = w/γ) of Lemma 6 (eqs. 39–41):
+    ∇_Q ℓ = ∇_Q L and ∇_α ℓ = γ∇_w L (``book/ch06_reparam``)."""
     loss, gQ, gw = population_loss_and_grad(problem, Q, w)
     return loss, gQ, gamma * gw
 
@@ -139,21 +149,90 @@ def xi_hessian_norm(problem: Problem, Q, w, gamma: float, *, rng, iters: int = 2
     return nrm
 
 
+def xi_secant(problem: Problem, Q, w, Q2, w2, gamma: float) -> float:
+    """‖∇ξ ℓ(ξ₂) − ∇ξ ℓ(ξ)‖ / ‖ξ₂ − ξ‖ between ξ = (Q, w/γ) and ξ₂ = (Q2, w2/γ), in the norm of Lemma 10
+    (Frobenius on Q, Euclidean on α): a lower bound of any Lipschitz constant L of ∇ξ ℓ on a convex set that
+    holds both points (``book/ch08_convergence``, Lemma 10). :func:`secant_smoothness` is the same ratio along
+    one GD step, with the step's length computed exactly.
+    """
+    _, gQ, gA = xi_gradients(problem, Q, w, gamma)
+    _, gQ2, gA2 = xi_gradients(problem, Q2, w2, gamma)
+    num = np.sqrt(np.sum((gQ2 - gQ) ** 2) + np.sum((gA2 - gA) ** 2))
+    dQ = np.asarray(Q2, dtype=np.float64) - np.asarray(Q, dtype=np.float64)
+    dA = (np.asarray(w2, dtype=np.float64) - np.asarray(w, dtype=np.float64)) / gamma
+    return float(num / np.sqrt(np.sum(dQ**2) + np.sum(dA**2)))
+
+
 def pl_quantities(problem: Problem, Q, w) -> dict:
     """The two sides of the PL inequality (49) at θ = (Q, w), in θ-coordinates (divide ξ's by γ²).
 
-    Returns ``grad_w_sq`` = ‖∇_w L‖², ``gap`` = L − L⋆, ``zeta`` = min_k λ_min(B_kB_kᵀ) at this Q and
-    ``lower`` = 2·zeta·gap, the lower bound ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ
-    (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k and L − L⋆ = ½ Σ_k ‖Z̄δ_k‖², Lemma 5).
+    Returns ``grad_w_sq`` = ‖∇_w L‖², ``gap`` = L − L⋆ = ½‖Z̄(Â − A)‖² (Lemma 5, eq. 36, computed without the
+    cancellation of L − L⋆), ``zeta`` = min_k λ_min(B_kB_kᵀ) at this Q, ``lower`` = 2·zeta·gap, the lower bound
+    ‖∇_w L‖² ≥ 2 min_k λ_min(B_kB_kᵀ)(L − L⋆) that holds at every θ (∇_{w_{:,k}} L = B_kᵀ Z̄ δ_k, §6.3), and
+    ``ratio`` = ‖∇_w L‖²/(2(L − L⋆)) = ‖∇_α ℓ‖²/(2γ²(ℓ − L⋆)), the PL ratio, which is ≥ ``zeta`` (NaN at gap 0).
+    Derived in ``book/ch06_reparam``; checked along trajectories in ``book/ch08_convergence``.
     """
-    loss, _, gw = population_loss_and_grad(problem, Q, w)
-    gap = loss - problem.L_star
+    _, _, gw = population_loss_and_grad(problem, Q, w)
+    gap = excess_loss(problem, attention_weights(problem, Q, w))
     z = zeta(problem, Q)
-    return {"grad_w_sq": float(np.sum(gw * gw)), "gap": float(gap), "zeta": z, "lower": 2.0 * z * gap}
+    gw2 = float(np.sum(gw * gw))
+    ratio = gw2 / (2.0 * gap) if gap > 0 else float("nan")
+    return {"grad_w_sq": gw2, "gap": gap, "zeta": z, "lower": 2.0 * z * gap, "ratio": ratio}
+
+
+def pl_equality_weights(problem: Problem, Q) -> np.ndarray:
+    """Output weights w (H×K) at which the PL inequality is an equality: ‖∇_w L‖² = 2ζ(Q)(L − L⋆), with L − L⋆ = ½.
+
+    Let k⋆ attain ζ(Q) = min_k λ_min(B_kB_kᵀ) and u be a unit eigenvector of B_{k⋆}B_{k⋆}ᵀ for that eigenvalue.
+    w makes δ_k = 0 for k ≠ k⋆ and Z̄δ_{k⋆} = u (target Â = A + Z̄⁻¹u e_{k⋆}ᵀ, :func:`iclbook.model.weights_for_target`),
+    so every inequality of the PL chain is an equality: the constant 2ζ(Q) cannot be improved at this Q
+    (``book/ch06_reparam`` and ``book/ch08_convergence``, exercises). Needs every B_k of full row rank (H ≥ N).
+    """
+    B = B_matrices(problem, Q)                                           # (K, N, H)
+    if B.shape[2] < B.shape[1]:
+        raise ValueError(f"H = {B.shape[2]} < N = {B.shape[1]}: ζ(Q) = 0 and no w attains the PL equality")
+    lam, U = np.linalg.eigh(B @ B.transpose(0, 2, 1))                   # ascending
+    k = int(np.argmin(lam[:, 0]))
+    target = problem.A.copy()
+    target[:, k] += np.linalg.solve(problem.Zbar, U[k][:, 0])
+    return weights_for_target(problem, Q, target)
+
+
+def profile_loss(problem: Problem, Q) -> float:
+    """min_w L(Q, w): the population loss (Lemma 5) at the best output weights for fixed Q.
+
+    For fixed Q, L is a least-squares problem in each column w_{:,k} (Hessian B_kᵀB_k, ``book/ch05_gradients``):
+    L(Q, w) = L⋆ + ½ Σ_k ‖B_k w_{:,k} − Z̄a_k‖², so the minimum is L⋆ + ½ Σ_k ‖(I − P_k) Z̄a_k‖² with P_k the
+    projection onto the range of B_k; it equals L⋆ when every B_k has full row rank (Assumption 2). Its gradient
+    in Q is ∇_Q L at the best w (the envelope theorem, ``book/ch05_gradients``, exercise).
+    """
+    B = B_matrices(problem, Q)
+    T = problem.Zbar @ problem.A                                         # column k: Z̄ a_k
+    res = 0.0
+    for k in range(problem.K):
+        x = np.linalg.lstsq(B[k], T[:, k], rcond=None)[0]
+        r = B[k] @ x - T[:, k]
+        res += float(r @ r)
+    return problem.L_star + 0.5 * res
+
+
+def exp_sum_terms(problem: Problem, r: int, q_tilde, q) -> np.ndarray:
+    """The N terms of the exponential sum in step (c) of the proof of Proposition 1 (Appendix D.1).
+
+    With the query vector q_1 = (q, q̃) split into its coordinate ``r`` and the other d − 1 (``q_tilde``),
+    ⟨y, exp(V_Nᵀ q_1)⟩ = Σ_i y_i e^{⟨ṽ_i, q̃⟩} e^{v_{r,i} q} =: g(q | q̃). Returns, for each q in ``q``, the terms
+    e^{v_{r,i} q + ⟨ṽ_i, q̃⟩}, i = 1..N, divided by the largest of them (shape (len(q), N)): g(q | q̃) is
+    ``terms @ y`` up to a positive factor, with the same signs and zeros, and no overflow
+    (``book/ch07_initialization``).
+    """
+    VN = problem.VN
+    E = np.outer(np.asarray(q, dtype=np.float64), VN[r]) + np.delete(VN, r, axis=0).T @ np.asarray(q_tilde)
+    return np.exp(E - E.max(axis=1, keepdims=True))
 
 
 def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
-    """Lemma 7 (re-derived): the gradient norms and their bounds by √(ℓ − L⋆) at ξ = (Q, w/γ).
+    """Lemma 7 (re-derived; ``book/ch08_convergence``): the gradient norms and their bounds by √(ℓ − L⋆)
+    at ξ = (Q, w/γ).
 
     ``gA`` = max_h ‖∇_{α_h} ℓ‖ ≤ ``gA_bound`` = γ‖Z̄‖₂√(2Δ);
     ``gQ`` = max_h ‖∇_{Q_h} ℓ‖_F ≤ ``gQ_bound`` = 2γ max_{h,k}|α_{h,k}| f̄_max √(2KΔ).
@@ -171,22 +250,26 @@ def lemma7_bounds(problem: Problem, Q, w, gamma: float) -> dict:
 
 
 def alpha_bar(problem: Problem, gamma: float, zeta0: float) -> float:
-    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| (re-derived; w(0) = 0)."""
+    """ᾱ = 4√(2Δ(0))‖Z̄‖₂/(γζ₀): the bound (43a) on |α_{h,k}(t)| (re-derived; w(0) = 0;
+    ``book/ch08_convergence``, step 3 of Theorem 1's proof)."""
     return 4.0 * np.sqrt(2.0 * delta0(problem)) * zbar_norm(problem) / (gamma * zeta0)
 
 
 def q_move_bound(problem: Problem, gamma: float, zeta0: float) -> float:
-    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
+    """max_h ‖Q_h(t) − Q_h(0)‖_F ≤ 64√K Δ(0)‖Z̄‖₂ f̄_max/(γ²ζ₀²) under (43a–c) (re-derived;
+    ``book/ch08_convergence``, step 4 of Theorem 1's proof)."""
     return 64.0 * np.sqrt(problem.K) * delta0(problem) * zbar_norm(problem) * fbar_max(problem) / (gamma**2 * zeta0**2)
 
 
 def B_move_bound(problem: Problem, H: int, gamma: float, zeta0: float) -> float:
-    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) (re-derived)."""
+    """max_k ‖B_k(t) − B_k(0)‖₂ ≤ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max/(γ²ζ₀²) under (43a–c) (re-derived;
+    ``book/ch08_convergence``, step 5 of Theorem 1's proof, towards (43b))."""
     return 2.0 * np.sqrt(H) * zbar_norm(problem) * q_move_bound(problem, gamma, zeta0)
 
 
 def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
-    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) (re-derived).
+    """The smallest γ with B_move_bound ≤ (1 − 1/√2)√ζ₀: a sufficient version of eq. (15) (re-derived;
+    ``book/ch08_convergence``, Theorem 1).
 
     γ² ≥ 128√(HK) Δ(0)‖Z̄‖₂² f̄_max / ((1 − 1/√2) ζ₀^{5/2}).
     """
@@ -197,8 +280,8 @@ def gamma_sufficient(problem: Problem, H: int, zeta0: float) -> float:
 def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
     """An explicit smoothness constant L of Lemma 10 on the region max_{h,k}|α_{h,k}| ≤ ᾱ (any Q).
 
-    This is the book's own re-derivation (``book/ch08_convergence``, Lemma 10); the paper's constant
-    (eq. 61) was not available. With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
+    This is the book's own re-derivation (``book/ch08_convergence``, Lemma 10), not the paper's constant
+    of eq. (61). With unit-norm tokens, f̄ = f̄_max (largest column norm of Z̄) and
     R_k = γ f̄ H ᾱ + ‖Z̄ a_k‖ (a bound on ‖Z̄δ_k‖ on the region), the Hessian of ℓ in ξ = (Q, α) has
     operator norm at most
 
@@ -216,7 +299,8 @@ def lemma10_L(problem: Problem, H: int, gamma: float, abar: float) -> float:
 def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> float:
     """‖∇ξ ℓ(ξ⁺) − ∇ξ ℓ(ξ)‖/‖ξ⁺ − ξ‖ for the GD step ξ⁺ = ξ − η_Q∇ξ ℓ(ξ): the smoothness seen by one step.
 
-    The descent lemma behind Theorem 1 needs η_Q·L ≤ 1 for the smoothness constant L of Lemma 10; this
+    The descent lemma behind Theorem 1 (step 7 of its proof, ``book/ch08_convergence``) needs η_Q·L ≤ 1
+    for the smoothness constant L of Lemma 10; this
     secant value is a lower bound of that L along the actual step, and η_Q times it must stay ≤ 1 (< 2
     already guarantees descent on the segment).
     """
@@ -230,8 +314,9 @@ def secant_smoothness(problem: Problem, Q, w, eta_Q: float, gamma: float) -> flo
 
 
 def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
-    """A ``callback`` for :func:`iclbook.training.train_gd` recording, at each record, the PL sides, the
-    Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) and the secant smoothness."""
+    """A ``callback`` for :func:`iclbook.training.train_gd` recording, at each record, the PL sides (49), the
+    Lemma 7 norms and bounds, the smallest per-token λ_min(B_kB_kᵀ) (43b) and the secant smoothness
+    (Lemma 10): the hypotheses of Theorem 1's induction along a run (``book/ch08_convergence``)."""
 
     def cb(t, Q, w):
         out = pl_quantities(problem, Q, w)

@@ -1,4 +1,4 @@
-"""iclbook.symbolic_loss: the exact constructions behind Part II (Lemma 5, the gradients of §6.3, Lemma 6)."""
+"""iclbook.symbolic (core, loss) and iclbook.crosscheck: the exact constructions behind Part II (Lemma 5, §6.3, Lemma 6)."""
 import numpy as np
 import pytest
 import sympy as sp

@@ -102,7 +102,7 @@ class ExactProblem:
 
     Derived matrices follow eqs. (12), (34), (36) in exact arithmetic: ``Z``, ``Zbar2`` = ZᵀZ + mτI,
     ``A`` = Z̄⁻²(ZᵀZ̃ + mτ[I, 0]) (computed, not set), ``c`` (c_k = 0 for k ≤ N is computed too) and
-    ``L_star`` = ½ Σ_k c_k.
+    ``L_star`` = ½ Σ_k c_k. Lemma 5's constants in exact arithmetic (``book/ch04_loss``).
     """
 
     V: sp.Matrix
@@ -160,7 +160,8 @@ class ExactProblem:
 
 
 def exact_problem(problem: Problem) -> ExactProblem:
-    """The exact rational version of a numeric problem: every float entry becomes the Rational it stores."""
+    """The exact rational version of a numeric problem (§2): every float entry becomes the Rational it stores
+    (``book/ch04_loss``)."""
     return ExactProblem(to_exact(problem.V), to_exact(problem.Zt), problem.N, to_exact(problem.tau))
 
 
@@ -179,7 +180,8 @@ def rational_problem() -> ExactProblem:
 
 # ---- the loss in θ (Lemma 5) and its gradients (§6.3) ---------------------------------------------
 def attention_columns(ep: ExactProblem, Q, w):
-    """S[h][k] = s^h_k = softmax(V_Nᵀ Q_h v_k) and ahat[k] = â_k = Σ_h w_{h,k} s^h_k (eqs. 8, 13, 35)."""
+    """S[h][k] = s^h_k = softmax(V_Nᵀ Q_h v_k) and ahat[k] = â_k = Σ_h w_{h,k} s^h_k (eqs. 8, 13, 35;
+    ``book/ch05_gradients``)."""
     H = len(Q)
     S = [[attention_column(ep.VN, Q[h], ep.V[:, k]) for k in range(ep.K)] for h in range(H)]
     ahat = [reduce(lambda x, y: x + y, [w[h, k] * S[h][k] for h in range(H)]) for k in range(ep.K)]
@@ -187,7 +189,8 @@ def attention_columns(ep: ExactProblem, Q, w):
 
 
 def loss_expression(ep: ExactProblem, Q, w) -> sp.Expr:
-    """The Lemma 5 loss L(θ) = ½ Σ_k (â_k − a_k)ᵀ Z̄² (â_k − a_k) + L⋆ as a sympy expression in θ (eq. 36)."""
+    """The Lemma 5 loss L(θ) = ½ Σ_k (â_k − a_k)ᵀ Z̄² (â_k − a_k) + L⋆ as a sympy expression in θ (eq. 36;
+    ``book/ch05_gradients``, ``book/ch06_reparam``)."""
     _, ahat = attention_columns(ep, Q, w)
     out = ep.L_star
     for k in range(ep.K):
@@ -199,7 +202,7 @@ def loss_expression(ep: ExactProblem, Q, w) -> sp.Expr:
 def closed_form_gradients(ep: ExactProblem, Q, w):
     """The closed forms of §6.3: ∂L/∂w_{h,k} = (s^h_k)ᵀ Z̄² δ_k and ∇_{Q_h} L = Σ_k w_{h,k} V_N J(s^h_k) Z̄² δ_k v_kᵀ.
 
-    Returns (list of H d×d matrices, H×K matrix); δ_k = â_k − a_k.
+    Returns (list of H d×d matrices, H×K matrix); δ_k = â_k − a_k. Derived in ``book/ch05_gradients``.
     """
     S, ahat = attention_columns(ep, Q, w)
     H = len(Q)
@@ -211,7 +214,8 @@ def closed_form_gradients(ep: ExactProblem, Q, w):
 
 
 def empirical_loss_expression(ep: ExactProblem, Q, w, y: sp.Matrix) -> sp.Expr:
-    """The per-prompt loss ℓ = ½ Σ_{k=1}^K (ŷ_k − y_k)² with ŷ_k = â_kᵀ y_{1:N}; y is a K×1 column (eq. 8)."""
+    """The per-prompt loss ℓ = ½ Σ_{k=1}^K (ŷ_k − y_k)² with ŷ_k = â_kᵀ y_{1:N}; y is a K×1 column (eq. 8;
+    ``book/ch05_gradients``)."""
     _, ahat = attention_columns(ep, Q, w)
     yP = y[: ep.N, 0]
     return sum((((ahat[k].T * yP)[0] - y[k]) ** 2 for k in range(ep.K)), sp.Integer(0)) / 2
@@ -237,7 +241,8 @@ def exponentials_to_monomials(ep: ExactProblem, Q):
     the least common denominator of all of them, so each exp(score) becomes Π E^{integer}. The map
     Q ↦ E = exp(Q/D) is a bijection onto the positive orthant, so an expression in Q is identically zero
     iff its image, a rational function of E, is zero, which ``sympy.cancel`` decides exactly.
-    Returns (substitution dict, list of the E symbols).
+    Returns (substitution dict, list of the E symbols). Used to decide §6.3 and Lemma 6 exactly
+    (``book/ch05_gradients``, ``book/ch06_reparam``).
     """
     dens = [sp.Rational(ep.V[a, j] * ep.V[b, k]).q for j in range(ep.N) for k in range(ep.K)
             for a in range(ep.d) for b in range(ep.d)]
@@ -253,7 +258,8 @@ def exponentials_to_monomials(ep: ExactProblem, Q):
 
 
 def substitute_theta(expr, Q, w, Qval, wval):
-    """Substitute exact values for the symbols of θ (Qval of shape (H, d, d), wval of shape (H, K))."""
+    """Substitute exact values for the symbols of θ = {Q_h, w_h} (§2; Qval of shape (H, d, d), wval of shape
+    (H, K)): the §6.3 gradients at a point, against the package (``book/ch05_gradients``)."""
     sub = {}
     for h, Qh in enumerate(Q):
         for a in range(Qh.shape[0]):
