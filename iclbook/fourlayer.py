@@ -50,7 +50,7 @@ PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, n_layers=4, d_model=256, d_ff=51
 #: 32 and a larger learning rate.
 REDUCED = dict(PAPER, d_model=32, d_ff=64, H=8, lr=1e-3, batch=32, n_eval=250, steps=1_000, record_every=50)
 
-#: Steps of a ``--quick`` smoke run: the first records of the reduced run (same seed, same records).
+#: Steps of the ``quick`` presets of Figures 2(b) and 5: the first records of the reduced run (same seed, same records).
 QUICK_STEPS = 10
 
 #: Token protocols: the paper's raw standard Gaussian tokens (§4) and the theory's unit-norm tokens (§2).
@@ -73,7 +73,7 @@ def check_device(device: str) -> str:
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     torch = require_torch()
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+        raise ValueError("device 'cuda': CUDA is not available on this machine (use device='cpu')")
     return device
 
 

@@ -1,15 +1,16 @@
 """One figure style for the whole book (sizes, fonts, colours), and small drawing helpers.
 
 Plot functions take data (and optionally an ``ax``) and only draw; they never compute the paper's
-quantities (those live in the rest of the package).
+quantities (those live in the rest of the package). ``matplotlib.pyplot`` is imported only by the
+functions that create a figure through it, and nothing here chooses a matplotlib backend.
 """
 from __future__ import annotations
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "legend_outside", "plot_gap_with_bound"]
+__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "new_figure", "legend_outside",
+           "plot_gap_with_bound"]
 
 #: Named colours used consistently across chapters.
 COLORS = {
@@ -74,8 +75,25 @@ def use_book_style(width: float = BASE_WIDTH) -> None:
 
 def new_axes(ncols: int = 1, nrows: int = 1, *, width: float = BASE_WIDTH, height: float = 3.6, **kw):
     """A figure with the book's style and ``nrows × ncols`` axes; returns (fig, axes)."""
+    import matplotlib.pyplot as plt
     use_book_style(width)
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+
+
+def new_figure(figsize, *, pyplot: bool = True):
+    """An empty figure of ``figsize`` (width, height) inches in the book's style.
+
+    ``pyplot=True``: created by ``matplotlib.pyplot`` (shown by a notebook). ``pyplot=False``: a
+    standalone :class:`matplotlib.figure.Figure`, for writing to files (``fig.savefig``) with no
+    backend involved and nothing left open in pyplot (:func:`iclbook.experiments.reproduce`)."""
+    use_book_style()
+    if pyplot:
+        import matplotlib.pyplot as plt
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize)
+    scale_to_width(fig)                     # what pyplot's figure hook (use_book_style) does
+    return fig
 
 
 def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
@@ -119,8 +137,7 @@ def draw_model_diagram(ax=None, *, result: bool = False):
     a query token v_k, H heads attending over the prompt positions, and the prediction of every label.
     With ``result=True`` the trained model's behaviour (Theorem 2) is written beside the output."""
     if ax is None:
-        use_book_style()
-        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 3.9 if result else 3.5))
+        fig, ax = new_axes(width=BASE_WIDTH, height=3.9 if result else 3.5)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
@@ -160,8 +177,7 @@ def draw_proof_roadmap(ax=None):
     """How the paper's results lead to Theorems 1 and 2 (chapter 8): each box names a result and the chapter
     that proves and checks it; an arrow means "is used in the proof of"."""
     if ax is None:
-        use_book_style()
-        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 5.6))
+        fig, ax = new_axes(width=BASE_WIDTH, height=5.6)
     ax.set_xlim(0, 1.08)
     ax.set_ylim(0, 1)
     ax.axis("off")

@@ -1,5 +1,4 @@
 """Part IV: Theorem 2 (inference = ridge regression), the m-versus-N discussion, Figures 2(a) and 3."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,9 +6,8 @@ import pytest
 import iclbook as ic
 from iclbook import generalization as gen
 from iclbook import ridge as rg
-from iclbook.experiments import fig2a, fig3, load_json
+from iclbook.experiments import config, fig2a, fig3, load_cached
 
-DATA = Path(__file__).resolve().parents[1] / "book" / "data"
 
 
 def _exact_params(p, H, seed=0):
@@ -104,7 +102,7 @@ def test_expected_unseen_error_is_exact_and_minimal_at_m_tau():
 
 
 def test_fig3_quick_identities():
-    d = fig3.run(quick=True)
+    d = fig3.run(config("fig3", "quick"))
     N = np.asarray(d["N"])
     j = int(np.flatnonzero(N == d["config"]["m"])[0])
     assert np.all(np.asarray(d["gap"])[:, np.arange(N.size) != j] > 0)   # (at N = m the penalties coincide)
@@ -141,11 +139,12 @@ def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
 
 def test_fig2a_cache_is_an_honest_prefix():
     """The cached paper-scale run (book/data/fig2a.json) starts exactly as a fresh run with the same seed."""
-    cache = load_json(DATA / "fig2a.json")
-    assert cache["config"]["steps"] == fig2a.CONFIG["steps"] and not cache["diverged"]
-    fresh = fig2a.run(quick=True)
+    cache = load_cached("fig2a")
+    assert cache["config"] == {**config("fig2a", "paper").as_dict(), "seed": 0} and not cache["diverged"]
+    quick = config("fig2a", "quick")
+    fresh = fig2a.run(quick)
     n = len(fresh["step"])
-    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == fig2a.QUICK_STEPS
+    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == quick["steps"]
     assert fresh["L_star"] == pytest.approx(cache["L_star"], rel=1e-12)
     for key in ("loss", "gap", "inference_in", "inference_ood", "train_loss"):
         a = np.array(fresh[key], dtype=float)
