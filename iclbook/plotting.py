@@ -9,8 +9,9 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "new_figure", "legend_outside",
-           "plot_gap_with_bound"]
+__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "new_figure", "figure_or_new",
+           "legend_outside",
+           "plot_gap_with_bound", "plot_prompt_predictions"]
 
 #: Named colours used consistently across chapters.
 COLORS = {
@@ -96,6 +97,13 @@ def new_figure(figsize, *, pyplot: bool = True):
     return fig
 
 
+def figure_or_new(fig, figsize):
+    """The book's style applied, and ``fig`` if given, else :func:`new_figure` (``figsize``): how the
+    experiments' ``plot`` functions start."""
+    use_book_style()
+    return fig if fig is not None else new_figure(figsize)
+
+
 def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
     """A legend beside (``loc="upper left"``: right of) or below (``loc="lower"``) the axes, where it hides no data."""
     if loc == "lower":
@@ -111,6 +119,22 @@ def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", 
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$L(\theta_t) - L^\star$")
     ax.legend()
+    return ax
+
+
+def plot_prompt_predictions(ax, y, N: int, ridge, models: dict):
+    """One prompt against the token index k = 1..K (``book/ch10_inference``): its labels ``y`` (K,), the
+    N prompt tokens shaded, the ridge prediction ``ridge`` (K,, eq. 20) and each model's prediction
+    (``models``: legend label → (K,) array; markers ``x`` in grey, then ``+`` in the model colour)."""
+    k = np.arange(1, len(y) + 1)
+    ax.axvspan(0.5, N + 0.5, color=COLORS["grey"], alpha=0.15, label="prompt tokens")
+    ax.plot(k, y, "o", ms=4, color=COLORS["data"], label="labels (noisy)")
+    ax.plot(k, ridge, "s", ms=7, mfc="none", color=COLORS["ridge"], label=r"ridge, $m\tau$")
+    for (label, yhat), (mk, col) in zip(models.items(), (("x", "grey"), ("+", "model"))):
+        ax.plot(k, yhat, mk, ms=6, color=COLORS[col], label=label)
+    ax.set_xlabel("token k")
+    ax.set_ylabel("label / prediction")
+    legend_outside(ax)
     return ax
 
 

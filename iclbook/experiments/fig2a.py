@@ -22,7 +22,7 @@ from ..problem import sample_prompts
 from ..problem import make_problem
 from ..training import train_adam
 from .configuration import Config, config as _config
-from .results import json_list
+from .results import json_array, json_list
 
 __all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "plot", "problem_and_prompts"]
 
@@ -95,14 +95,12 @@ def plot(data: dict, fig=None):
     """Left: the population loss L(θ) and the mini-batch training loss, with L⋆. Right (log scale): the gap
     L(θ) − L⋆ and the two inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations, with the bound
     2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²)) that Theorem 2's deterministic steps give for any parameters."""
-    from ..plotting import COLORS, legend_outside, new_figure, use_book_style
+    from ..plotting import COLORS, legend_outside, figure_or_new
 
-    use_book_style()
-    if fig is None:
-        fig = new_figure(FIGSIZE)
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     step = np.asarray(data["step"])
-    tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
+    tl = json_array(data["train_loss"])
     ax1.plot(step, data["loss"], color=COLORS["model"], label=r"population loss $L(\theta)$")
     ax1.plot(step, tl, color=COLORS["data"], lw=0.8, alpha=0.8, label="mini-batch loss (256 prompts)")
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")

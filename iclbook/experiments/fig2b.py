@@ -27,7 +27,7 @@ from ..generalization import inference_callback
 from ..model import predict as predict_one_layer
 from ..training import train_adam
 from .configuration import Config, config as _config
-from .results import git_commit, json_list, provenance
+from .results import git_commit, json_array, json_list, provenance
 
 __all__ = ["PRESETS", "TOKENS", "FIGSIZE", "ONE_LAYER", "N_SHOWN", "run", "plot", "model_arrays"]
 
@@ -113,15 +113,13 @@ def plot(data: dict, fig=None):
     """Left: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Right (log scale): the
     in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations (dashed: the
     one-layer model's, when the run has them)."""
-    from ..plotting import COLORS, new_figure, use_book_style
+    from ..plotting import COLORS, figure_or_new
 
-    use_book_style()
-    if fig is None:
-        fig = new_figure(FIGSIZE)
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     step = np.asarray(data["step"])
-    tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
-    se = np.array([np.nan if v is None else v for v in data["train_loss_se"]])
+    tl = json_array(data["train_loss"])
+    se = json_array(data["train_loss_se"])
     ax1.semilogy(step, tl, color=COLORS["model"], label="training loss (fresh prompts)")
     ax1.fill_between(step, tl - 2 * se, tl + 2 * se, color=COLORS["model"], alpha=0.25, lw=0)
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")

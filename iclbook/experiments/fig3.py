@@ -118,11 +118,9 @@ def summary(data: dict) -> dict:
 def plot(data: dict, fig=None):
     """Left: the gap of Figure 3 vs N (mean over dictionaries, band ± one standard deviation, and its exact
     expectation). Right: the in-domain error on the unseen tokens of both predictors, relative to ŷ⋆."""
-    from ..plotting import COLORS, new_figure, use_book_style
+    from ..plotting import COLORS, figure_or_new
 
-    use_book_style()
-    if fig is None:
-        fig = new_figure(FIGSIZE)
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     s = summary(data)
     N, m = s["N"], data["config"]["m"]

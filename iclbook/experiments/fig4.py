@@ -23,7 +23,7 @@ from ..convergence import delta0, w_smoothness
 from ..problem import make_problem
 from ..training import train_adam
 from .configuration import Config, config as _config
-from .results import json_list
+from .results import json_array, json_list
 
 __all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one", "plot"]
 
@@ -112,10 +112,9 @@ def plot(data: dict, fig=None):
     """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4)."""
     import matplotlib
 
-    from ..plotting import COLORS, new_figure
+    from ..plotting import COLORS, figure_or_new
 
-    if fig is None:
-        fig = new_figure(FIGSIZE)
+    fig = figure_or_new(fig, FIGSIZE)
     ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
     cfg = data["config"]
     N = cfg["N"]
@@ -123,7 +122,7 @@ def plot(data: dict, fig=None):
     cmap = matplotlib.colormaps["viridis"]
     for i, r in enumerate(runs):
         col = cmap(i / max(1, len(runs) - 1) * 0.9)
-        gap = np.array([np.nan if g is None else g for g in r["gap"]], dtype=float)
+        gap = json_array(r["gap"])
         rel = "<" if r["H"] < N else ("=" if r["H"] == N else ">")
         lab = f"H = {r['H']} ({rel} N)"
         if r["diverged"]:

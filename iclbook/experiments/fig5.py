@@ -130,12 +130,10 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     against steps."""
     import matplotlib
 
-    from ..plotting import new_figure, use_book_style
+    from ..plotting import figure_or_new
 
-    use_book_style()
     speed = speed if speed is not None else data.get("speed")
-    if fig is None:
-        fig = new_figure(FIGSIZE)
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     runs = sorted(data["runs"], key=lambda r: r["H"])
     cmap = matplotlib.colormaps["viridis"]

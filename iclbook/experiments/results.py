@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["OutputFolderError", "prepare_output_folder", "write_atomic", "write_set", "json_bytes",
-           "json_list", "save_json", "load_json", "cached_results_dir", "cached_path", "load_cached", "machine",
+           "json_list", "json_array", "save_json", "load_json", "cached_results_dir", "cached_path", "load_cached", "machine",
            "git_commit", "provenance", "DATA_ENV"]
 
 #: The environment variable that names the folder of cached results (default: ``book/data`` beside the
@@ -135,6 +135,12 @@ def json_list(x) -> list:
 
     import numpy as np
     return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
+
+
+def json_array(values):
+    """The inverse of :func:`json_list`: a JSON list of floats as a float array, None as NaN."""
+    import numpy as np
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def save_json(path, data: dict) -> Path:
