@@ -18,24 +18,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
+def _int_at_least(low: int, what: str):
+    """An argparse type: an integer ≥ ``low``, with a one-line error naming ``what`` it must be."""
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {s!r}")
+        return v
+    return parse
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
-    return v
+_pos_int = _int_at_least(1, "positive")
+_nonneg_int = _int_at_least(0, "non-negative")
 
 
 def _pos_float(s: str) -> float:
@@ -111,8 +108,6 @@ def train_memory_bytes(K: int, N: int, d: int, m: int, H: int, method: str,
 
 
 def _cmd_train(a) -> int:
-    import numpy as np
-
     from . import make_problem, train
     need, have = train_memory_bytes(a.K, a.N, a.d, a.m, a.H, a.method), _available_memory()
     if need > have:
@@ -146,37 +141,46 @@ def _cmd_train(a) -> int:
     return 0
 
 
-def _torch_options(a) -> dict:
-    """The options of the four-layer figures; ValueError for a missing PyTorch, a missing CUDA, or these
-    options given to another figure."""
+def _config_and_options(a):
+    """The experiment the command line asks for (a :class:`iclbook.experiments.Config`) and the options
+    of its run; ValueError, worded for the command line, for a missing PyTorch, a missing CUDA, or the
+    four-layer options given to another figure."""
     from . import experiments
     given = {k: getattr(a, k) for k in ("scale", "device", "tokens", "threads") if getattr(a, k) is not None}
+    options = {"progress": not a.no_progress}
     if a.figure not in experiments.TORCH_FIGURES:
         if given:
             raise ValueError(f"--{next(iter(given))} applies to {' and '.join(experiments.TORCH_FIGURES)} only")
-        return {}
+        return experiments.config(a.figure, "quick" if a.quick else "paper", seed=a.seed), options
     from .fourlayer import check_device
+    device = given.get("device", "cpu")
     try:
-        check_device(given.get("device", "cpu"))
+        check_device(device)
     except ImportError as e:
         raise ValueError(str(e)) from None
-    given.setdefault("scale", "paper")
-    given.setdefault("threads", 2)
-    given["command"] = " ".join(["python -m iclbook", *a.argv])
-    return given
+    except ValueError:
+        raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)") from None
+    preset = "quick" if a.quick else given.get("scale", "paper")
+    changes = {"tokens": given["tokens"]} if "tokens" in given else {}
+    cfg = experiments.config(a.figure, preset, seed=a.seed, **changes)
+    options.update(device=device, threads=given.get("threads", 2),
+                   command=" ".join(["python -m iclbook", *a.argv]))
+    return cfg, options
 
 
 def _cmd_reproduce(a) -> int:
     from . import experiments
+    from .experiments.results import OutputFolderError, prepare_output_folder
     try:
-        options = _torch_options(a)
-        out = experiments.prepare_out_dir(a.out)
+        cfg, options = _config_and_options(a)
+        prepare_output_folder(a.out)
+    except OutputFolderError as e:
+        print(f"python -m iclbook: error: --out {e.path!r} {e.reason}", file=sys.stderr)
+        return 2
     except ValueError as e:
         print(f"python -m iclbook: error: {e}", file=sys.stderr)
         return 2
-    paths = experiments.reproduce(a.figure, out, seed=a.seed, quick=a.quick, progress=not a.no_progress,
-                                  **options)
-    for pth in paths:
+    for pth in experiments.reproduce(cfg, a.out, **options):
         print(pth)
     return 0
 

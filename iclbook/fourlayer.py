@@ -50,7 +50,7 @@ PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, n_layers=4, d_model=256, d_ff=51
 #: 32 and a larger learning rate.
 REDUCED = dict(PAPER, d_model=32, d_ff=64, H=8, lr=1e-3, batch=32, n_eval=250, steps=1_000, record_every=50)
 
-#: Steps of a ``--quick`` smoke run: the first records of the reduced run (same seed, same records).
+#: Steps of the ``quick`` presets of Figures 2(b) and 5: the first records of the reduced run (same seed, same records).
 QUICK_STEPS = 10
 
 #: Token protocols: the paper's raw standard Gaussian tokens (§4) and the theory's unit-norm tokens (§2).
@@ -58,7 +58,8 @@ TOKENS = ("gaussian", "unit")
 
 
 def require_torch():
-    """Import and return ``torch``; a clear ImportError if PyTorch is not installed."""
+    """Import and return ``torch``; a clear ImportError if PyTorch is not installed.
+    Defined in ``book/ch13_four_layer`` (§4)."""
     try:
         import torch
     except ImportError:
@@ -68,12 +69,13 @@ def require_torch():
 
 
 def check_device(device: str) -> str:
-    """``device`` if PyTorch can use it, else ValueError (``"cuda"`` without CUDA, unknown names)."""
+    """``device`` if PyTorch can use it, else ValueError (``"cuda"`` without CUDA, unknown names).
+    Defined in ``book/ch13_four_layer`` (§4)."""
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     torch = require_torch()
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+        raise ValueError("device 'cuda': CUDA is not available on this machine (use device='cpu')")
     return device
 
 
@@ -82,6 +84,7 @@ def prompt_tokens(problem: Problem, y) -> np.ndarray:
 
     ``y`` of shape (n, N) or (n, K) (only the first N labels are read). Returns (n, K, d + 1) float64:
     token k of prompt i is (v_k, y_ik) for k ≤ N and (v_k, 0) for k > N.
+    Defined in ``book/ch13_four_layer`` (§4).
     """
     yP, _ = prompt_labels(problem, y)
     n = yP.shape[0]
@@ -119,7 +122,8 @@ def build_model(d: int, *, d_model: int, d_ff: int, H: int, n_layers: int = 4, s
 
     Dropout is 0, so training and evaluation modes compute the same function; the module stays in training
     mode, so that predictions use the same code path as training (PyTorch's inference fast path rounds
-    differently)."""
+    differently).
+    Defined in ``book/ch13_four_layer`` (§4)."""
     torch = require_torch()
     if d_model % H:
         raise ValueError(f"H = {H} heads must divide d_model = {d_model}")
@@ -129,7 +133,8 @@ def build_model(d: int, *, d_model: int, d_ff: int, H: int, n_layers: int = 4, s
 
 
 def predict(model, problem: Problem, y, *, chunk: int = 256, device: str = "cpu") -> np.ndarray:
-    """The model's predictions ŷ (n, K) for the prompts with labels ``y`` ((n, N) or (n, K)), float64."""
+    """The model's predictions ŷ (n, K) for the prompts with labels ``y`` ((n, N) or (n, K)), float64.
+    Defined in ``book/ch13_four_layer`` (§4)."""
     torch = require_torch()
     VT = torch.tensor(problem.VT, dtype=torch.float32, device=device)
     yP = torch.tensor(prompt_labels(problem, y)[0], dtype=torch.float32, device=device)
@@ -151,7 +156,8 @@ def _tokens(VT, yP, K):
 
 def problem_for(cfg: dict, *, seed: int = 0, tokens: str = "gaussian") -> Problem:
     """The problem of a run: :func:`iclbook.make_problem` with Gaussian features and the token protocol
-    ``tokens`` ("gaussian": raw standard Gaussian tokens, the paper's §4; "unit": unit-norm, the theory's)."""
+    ``tokens`` ("gaussian": raw standard Gaussian tokens, the paper's §4; "unit": unit-norm, the theory's).
+    Defined in ``book/ch13_four_layer``."""
     if tokens not in TOKENS:
         raise ValueError(f"tokens must be one of {', '.join(TOKENS)}, got {tokens!r}")
     return make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed,
@@ -164,6 +170,7 @@ def data_for(problem: Problem, cfg: dict, *, seed: int = 0) -> dict:
     ``train`` (n_train, λ ~ N(0, I), stream [seed, 2]); ``test_in`` and ``test_ood`` (n_test each, λ ~ N(0, I)
     and N(1, 4I), stream [seed, 1], as in Figure 2(a)); ``eval`` (n_eval fresh prompts for the training
     loss, stream [seed, 3]).
+    Defined in ``book/ch13_four_layer`` (§4).
     """
     rng = np.random.default_rng([seed, 1])
     _, y_in = sample_prompts(problem, cfg["n_test"], rng=rng)
@@ -171,6 +178,10 @@ def data_for(problem: Problem, cfg: dict, *, seed: int = 0) -> dict:
     _, y_train = sample_prompts(problem, cfg["n_train"], rng=np.random.default_rng([seed, 2]))
     _, y_eval = sample_prompts(problem, cfg["n_eval"], rng=np.random.default_rng([seed, 3]))
     return {"train": y_train, "test_in": y_in, "test_ood": y_ood, "eval": y_eval}
+
+
+def _no_records() -> np.ndarray:
+    return np.zeros(0)
 
 
 @dataclass
@@ -187,11 +198,11 @@ class FourLayerHistory:
     config: dict
     L_star: float
     step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    train_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    train_loss_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    batch_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    inference_in: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    inference_ood: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    train_loss: np.ndarray = field(default_factory=_no_records)
+    train_loss_se: np.ndarray = field(default_factory=_no_records)
+    batch_loss: np.ndarray = field(default_factory=_no_records)
+    inference_in: np.ndarray = field(default_factory=_no_records)
+    inference_ood: np.ndarray = field(default_factory=_no_records)
     diverged: bool = False
     message: str = ""
     steps_done: int = 0
@@ -231,6 +242,7 @@ def train_fourlayer(cfg: dict, *, seed: int = 0, tokens: str = "gaussian", steps
 
     A non-finite mini-batch or training loss, or one above ``EXPLODE_FACTOR`` times the first one, stops
     the run with a :class:`iclbook.TrainingDiverged` warning; ``diverged`` is then True.
+    Defined in ``book/ch13_four_layer``.
     """
     cfg = dict(cfg)
     if steps is not None:
@@ -330,7 +342,8 @@ def _diverge(hist, t, loss, cfg):
 def steps_per_second(cfg: dict, H: int, *, steps: int = 10, warmup: int = 2, seed: int = 0,
                      tokens: str = "gaussian", device: str = "cpu", threads: int | None = 2) -> float:
     """Measured Adam steps per second of the four-layer model with ``H`` heads (training steps only, no
-    evaluation), after ``warmup`` steps. Machine-dependent: the book stores it with the machine's name."""
+    evaluation), after ``warmup`` steps. Machine-dependent: the book stores it with the machine's name.
+    Defined in ``book/ch13_four_layer`` (§4)."""
     problem = problem_for(cfg, seed=seed, tokens=tokens)
     rng = np.random.default_rng([seed, 5])
     _, y = sample_prompts(problem, cfg["batch"], rng=rng)

@@ -20,7 +20,8 @@ from .ridge import ridge_predict
 
 __all__ = [
     "optimality_gap", "inference_distances", "inference_loss", "inference_callback", "lmin_zbar2",
-    "theorem2_factor", "chi2_upper", "label_norm_bound", "theorem2_eps", "theorem2_steps",
+    "theorem2_factor", "chi2_upper", "noise_within_chi2_bound", "label_norm_bound", "theorem2_eps",
+    "theorem2_steps",
 ]
 
 
@@ -31,13 +32,15 @@ def _labels(problem: Problem, y) -> np.ndarray:
 
 def optimality_gap(problem: Problem, Q, w) -> float:
     """Δ(θ) = L(θ) − L⋆ = ½‖Z̄(Â(θ) − A)‖_F² computed from Lemma 5 directly (eq. 36), without the cancellation
-    of ``population_loss − L_star`` (which cannot resolve gaps below about 1e-15 · L⋆)."""
+    of ``population_loss − L_star`` (which cannot resolve gaps below about 1e-15 · L⋆).
+    Defined in ``book/ch10_inference``."""
     return excess_loss(problem, attention_weights(problem, Q, w))
 
 
 def inference_distances(problem: Problem, Q, w, y, reg=None) -> np.ndarray:
     """Per prompt, (1/K) ‖ŷ − ŷ⋆‖² with ŷ = Â(θ)ᵀy the model's prediction (eq. 8) and ŷ⋆ the ridge
-    prediction with penalty ``reg`` (default mτ: the limit of Theorem 2, eq. 20). Shape (n,)."""
+    prediction with penalty ``reg`` (default mτ: the limit of Theorem 2, eq. 20). Shape (n,).
+    Defined in ``book/ch10_inference``."""
     yP = _labels(problem, y)
     reg = problem.m * problem.tau if reg is None else reg
     diff = yP @ attention_weights(problem, Q, w) - ridge_predict(problem, yP, reg)
@@ -45,7 +48,8 @@ def inference_distances(problem: Problem, Q, w, y, reg=None) -> np.ndarray:
 
 
 def inference_loss(problem: Problem, Q, w, y, reg=None) -> float:
-    """The paper's inference loss (§4, Figure 2): the mean over prompts of (1/K) ‖ŷ − ŷ⋆‖²."""
+    """The paper's inference loss (§4, Figure 2): the mean over prompts of (1/K) ‖ŷ − ŷ⋆‖².
+    Defined in ``book/ch10_inference``."""
     return float(np.mean(inference_distances(problem, Q, w, y, reg)))
 
 
@@ -55,6 +59,7 @@ def inference_callback(problem: Problem, prompts: dict, *, with_gap: bool = Fals
 
     ŷ⋆ depends on the prompts only, so it is computed once here, not at every record. With ``with_gap``, the
     callback also returns ``"gap"``: Δ(θ) from :func:`optimality_gap` (accurate down to rounding of Â − A).
+    Defined in ``book/ch10_inference`` (§4, Figure 2(a)).
     """
     sets = {}
     for name, y in prompts.items():
@@ -73,7 +78,8 @@ def inference_callback(problem: Problem, prompts: dict, *, with_gap: bool = Fals
 
 
 def lmin_zbar2(problem: Problem) -> float:
-    """λ_min(Z̄²), the smallest eigenvalue of the N×N matrix Z̄² = ZᵀZ + mτ I_N (eq. 12); it is ≥ mτ."""
+    """λ_min(Z̄²), the smallest eigenvalue of the N×N matrix Z̄² = ZᵀZ + mτ I_N (eq. 12); it is ≥ mτ.
+    Defined in ``book/ch10_inference``."""
     return float(np.linalg.eigvalsh(problem.Zbar2)[0])
 
 
@@ -90,11 +96,29 @@ def theorem2_factor(problem: Problem, y) -> np.ndarray:
 
 def chi2_upper(n: int, delta: float) -> float:
     """Laurent–Massart (2000, Lemma 1): a χ²_n variable X satisfies X ≤ n + 2√(n x) + 2x with
-    probability at least 1 − δ, where x = log(1/δ). Returns that upper value."""
+    probability at least 1 − δ, where x = log(1/δ). Returns that upper value.
+    Defined in ``book/ch10_inference``."""
     if not 0 < delta < 1:
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
     x = np.log(1.0 / delta)
     return float(n + 2.0 * np.sqrt(n * x) + 2.0 * x)
+
+
+def noise_within_chi2_bound(problem: Problem, y, lam, delta: float) -> np.ndarray:
+    """Per prompt, whether the event of Theorem 2's step (d) holds (``book/ch10_inference``):
+
+    ‖y_P − Zᵀλ‖² ≤ τ‖λ‖² (N + 2√(N log 1/δ) + 2 log 1/δ).
+
+    Given the task λ (shape (m,), shared by the prompts), y_i − λᵀz_i = λᵀε_i are N independent
+    N(0, τ‖λ‖²) variables (eq. 1), so the left side is τ‖λ‖² times a χ²_N variable and the event has
+    probability at least 1 − δ (:func:`chi2_upper`). ``y`` as in :func:`inference_distances`; shape (n,).
+    """
+    yP = _labels(problem, y)
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.shape != (problem.m,):
+        raise ValueError(f"lam must have shape (m,) = ({problem.m},), got {lam.shape}")
+    res2 = np.sum((yP - lam @ problem.Z) ** 2, axis=1)
+    return res2 <= problem.tau * float(lam @ lam) * chi2_upper(problem.N, delta)
 
 
 def label_norm_bound(problem: Problem, B: float, delta: float) -> float:
@@ -102,6 +126,7 @@ def label_norm_bound(problem: Problem, B: float, delta: float) -> float:
     for any task with ‖λ‖ ≤ B (re-derived in ``book/ch10_inference``, step (d)):
 
     ‖y‖² ≤ 2‖Zᵀλ‖² + 2‖y − Zᵀλ‖² ≤ 2B² (‖Z‖₂² + τ (N + 2√(N log(1/δ)) + 2 log(1/δ))).
+    See Theorem 2, step (d).
     """
     Z2 = float(np.linalg.norm(problem.Z, 2) ** 2)
     return 2.0 * B**2 * (Z2 + problem.tau * chi2_upper(problem.N, delta))
@@ -112,6 +137,7 @@ def theorem2_eps(problem: Problem, gap: float, B: float, delta: float) -> float:
 
     with probability ≥ 1 − δ, (1/(2K))‖ŷ − ŷ⋆‖² ≤ (1/(2K)) · 2Δ(t)/λ_min(Z̄²) · ‖y‖²-bound
     = 2B²Δ(t)[‖Z‖₂² + τ(N + 2√(N log 1/δ) + 2 log 1/δ)] / (K λ_min(Z̄²)).
+    Defined in ``book/ch10_inference``.
     """
     return float(gap) / (problem.K * lmin_zbar2(problem)) * label_norm_bound(problem, B, delta)
 

@@ -1,15 +1,17 @@
 """One figure style for the whole book (sizes, fonts, colours), and small drawing helpers.
 
 Plot functions take data (and optionally an ``ax``) and only draw; they never compute the paper's
-quantities (those live in the rest of the package).
+quantities (those live in the rest of the package). ``matplotlib.pyplot`` is imported only by the
+functions that create a figure through it, and nothing here chooses a matplotlib backend.
 """
 from __future__ import annotations
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "legend_outside", "plot_gap_with_bound"]
+__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "new_figure", "figure_or_new",
+           "legend_outside",
+           "plot_gap_with_bound", "plot_prompt_predictions"]
 
 #: Named colours used consistently across chapters.
 COLORS = {
@@ -74,8 +76,32 @@ def use_book_style(width: float = BASE_WIDTH) -> None:
 
 def new_axes(ncols: int = 1, nrows: int = 1, *, width: float = BASE_WIDTH, height: float = 3.6, **kw):
     """A figure with the book's style and ``nrows × ncols`` axes; returns (fig, axes)."""
+    import matplotlib.pyplot as plt
     use_book_style(width)
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+
+
+def new_figure(figsize, *, pyplot: bool = True):
+    """An empty figure of ``figsize`` (width, height) inches in the book's style.
+
+    ``pyplot=True``: created by ``matplotlib.pyplot`` (shown by a notebook). ``pyplot=False``: a
+    standalone :class:`matplotlib.figure.Figure`, for writing to files (``fig.savefig``) with no
+    backend involved and nothing left open in pyplot (:func:`iclbook.experiments.reproduce`)."""
+    use_book_style()
+    if pyplot:
+        import matplotlib.pyplot as plt
+        return plt.figure(figsize=figsize)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize)
+    scale_to_width(fig)                     # what pyplot's figure hook (use_book_style) does
+    return fig
+
+
+def figure_or_new(fig, figsize):
+    """The book's style applied, and ``fig`` if given, else :func:`new_figure` (``figsize``): how the
+    experiments' ``plot`` functions start."""
+    use_book_style()
+    return fig if fig is not None else new_figure(figsize)
 
 
 def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
@@ -93,6 +119,22 @@ def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", 
     ax.set_xlabel("step t")
     ax.set_ylabel(r"$L(\theta_t) - L^\star$")
     ax.legend()
+    return ax
+
+
+def plot_prompt_predictions(ax, y, N: int, ridge, models: dict):
+    """One prompt against the token index k = 1..K (``book/ch10_inference``): its labels ``y`` (K,), the
+    N prompt tokens shaded, the ridge prediction ``ridge`` (K,, eq. 20) and each model's prediction
+    (``models``: legend label → (K,) array; markers ``x`` in grey, then ``+`` in the model colour)."""
+    k = np.arange(1, len(y) + 1)
+    ax.axvspan(0.5, N + 0.5, color=COLORS["grey"], alpha=0.15, label="prompt tokens")
+    ax.plot(k, y, "o", ms=4, color=COLORS["data"], label="labels (noisy)")
+    ax.plot(k, ridge, "s", ms=7, mfc="none", color=COLORS["ridge"], label=r"ridge, $m\tau$")
+    for (label, yhat), (mk, col) in zip(models.items(), (("x", "grey"), ("+", "model"))):
+        ax.plot(k, yhat, mk, ms=6, color=COLORS[col], label=label)
+    ax.set_xlabel("token k")
+    ax.set_ylabel("label / prediction")
+    legend_outside(ax)
     return ax
 
 
@@ -119,8 +161,7 @@ def draw_model_diagram(ax=None, *, result: bool = False):
     a query token v_k, H heads attending over the prompt positions, and the prediction of every label.
     With ``result=True`` the trained model's behaviour (Theorem 2) is written beside the output."""
     if ax is None:
-        use_book_style()
-        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 3.9 if result else 3.5))
+        fig, ax = new_axes(width=BASE_WIDTH, height=3.9 if result else 3.5)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
@@ -160,8 +201,7 @@ def draw_proof_roadmap(ax=None):
     """How the paper's results lead to Theorems 1 and 2 (chapter 8): each box names a result and the chapter
     that proves and checks it; an arrow means "is used in the proof of"."""
     if ax is None:
-        use_book_style()
-        fig, ax = plt.subplots(figsize=(BASE_WIDTH, 5.6))
+        fig, ax = new_axes(width=BASE_WIDTH, height=5.6)
     ax.set_xlim(0, 1.08)
     ax.set_ylim(0, 1)
     ax.axis("off")

@@ -22,6 +22,7 @@ def ridge_coefficients(problem: Problem, y, reg) -> np.ndarray:
 
     reg = mτ gives eq. (20) (the transformer's limit, Theorem 2); reg = Nτ gives eq. (25) (Lemma 4).
     reg = 0 is allowed only when Z Zᵀ is invertible (N ≥ m and Z of full row rank).
+    Defined in ``book/ch03_ridge``.
     """
     r = check_reg(reg)
     yP, one = prompt_labels(problem, y)
@@ -43,6 +44,7 @@ def ridge_predict(problem: Problem, y, reg) -> np.ndarray:
     y of shape (N,) or (K,) gives (K,); (n, N) or (n, K) gives (n, K) (only the first N labels are read).
     ``reg = m·tau`` is the trained transformer's limit ŷ⋆ = Aᵀy (Theorem 2); ``reg = N·tau`` is the best
     predictor ŷ_best (Lemma 4).
+    Defined in ``book/ch03_ridge``.
     """
     yP, one = prompt_labels(problem, y)
     lam = np.atleast_2d(ridge_coefficients(problem, yP, reg))
@@ -55,7 +57,8 @@ def ridge_predict(problem: Problem, y, reg) -> np.ndarray:
 
 def gap_to_best(problem: Problem, y) -> np.ndarray:
     """Per prompt, (1/K)‖ŷ⋆ − ŷ_best‖² between ridge with penalty mτ (eq. 20) and with Nτ (eq. 25): the
-    quantity of Figure 3. Shape (n,)."""
+    quantity of Figure 3. Shape (n,).
+    Defined in ``book/ch11_prompt_length``."""
     yP = prompt_labels(problem, y)[0]
     d = ridge_predict(problem, yP, problem.m * problem.tau) - ridge_predict(problem, yP, problem.N * problem.tau)
     return np.sum(d * d, axis=1) / problem.K
@@ -66,6 +69,7 @@ def ridge_matrix(problem: Problem, reg) -> np.ndarray:
 
     A_r = [I_N, Zᵀ(ZZᵀ + r I_m)⁻¹ Z_Q]; with r = mτ it is the limit matrix A of eq. (34) (by Woodbury), with
     r = Nτ it is the best predictor's matrix (eq. 25).
+    Defined in ``book/ch11_prompt_length``.
     """
     r = check_reg(reg, positive=True)
     N, Z = problem.N, problem.Z
@@ -82,6 +86,7 @@ def expected_unseen_error(problem: Problem, reg=None, *, matrix=None) -> float:
     to the linear smoother A_r; the minimum over all linear smoothers is at A_r = A, i.e. r = mτ).
     ``matrix`` may pass A_r = :func:`ridge_matrix` (problem, r) when it is already computed (then ``reg`` is
     not used); it may be any N×K linear smoother.
+    Defined in ``book/ch11_prompt_length``.
     """
     N = problem.N
     M = ridge_matrix(problem, reg) if matrix is None else np.asarray(matrix, dtype=np.float64)
@@ -92,7 +97,8 @@ def expected_unseen_error(problem: Problem, reg=None, *, matrix=None) -> float:
 def unseen_errors(problem: Problem, y, reg, lam=None) -> np.ndarray:
     """Per prompt, the mean squared error of ridge (penalty ``reg``) on the K − N unseen tokens,
     (1/(K−N)) Σ_{k>N} (ŷ_k − t_k)², against the noisy labels t_k = y_k (``lam=None``; ``y`` must then hold
-    all K labels) or against the noiseless template t_k = λᵀf(v_k) (``lam`` of shape (n, m)). Shape (n,)."""
+    all K labels) or against the noiseless template t_k = λᵀf(v_k) (``lam`` of shape (n, m)). Shape (n,).
+    Defined in ``book/ch11_prompt_length`` (eq. 1, eqs. 20 and 25)."""
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     N = problem.N
     pred = ridge_predict(problem, y, reg)[:, N:]
@@ -111,6 +117,7 @@ def fit_ridge_penalty(problem: Problem, yhat, y, *, lo: float = 1e-6, hi: float 
 
     A log-spaced grid on [lo, hi] locates the best r; a golden-section search on log r refines it between
     the grid neighbours. Returns r.
+    Defined in ``book/ch11_prompt_length`` (Theorem 2, eq. 20).
     """
     yhat = np.atleast_2d(np.asarray(yhat, dtype=np.float64))
     yP = prompt_labels(problem, y)[0]
@@ -147,6 +154,7 @@ def posterior_mean_quadrature(z, y: float, tau: float, *, sigma2=None, half_widt
     variance that depends on λ); with ``sigma2`` given, the homoscedastic likelihood N(λᵀz, σ²) instead,
     whose posterior mean is exactly ridge with penalty σ² (chapter 3). ``y`` may be an array of labels;
     returns shape (2,) or (len(y), 2). The grid truncates the prior at ±``half_width`` standard deviations.
+    Defined in ``book/ch03_ridge``.
     """
     z = np.asarray(z, dtype=np.float64).reshape(2)
     ys = np.atleast_1d(np.asarray(y, dtype=np.float64))

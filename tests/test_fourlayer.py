@@ -2,20 +2,16 @@
 
 Every test that needs PyTorch is skipped, with a message saying how to install it, when it is missing.
 """
-import json
 import math
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import iclbook as ic
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "book" / "data"
 
 try:
     import torch  # noqa: F401
@@ -183,10 +179,8 @@ def test_at_budget_combines_steps_and_speeds():
 # ---- the cached runs of the book, recomputed for a prefix ---------------------------------------------
 
 def _cached(name):
-    path = DATA / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"{path} is missing")
-    return json.loads(path.read_text())
+    from iclbook.experiments import load_cached
+    return load_cached(name)
 
 
 def _compare_prefix(cached: dict, fresh, keys=("train_loss", "inference_in", "inference_ood")):
@@ -217,9 +211,9 @@ def test_fig2b_cached_prefix_recomputed():
 @needs_torch
 def test_fig5_cached_prefix_recomputed():
     from iclbook import fourlayer as fl
-    from iclbook.experiments import fig5
+    from iclbook.experiments import config
     data = _cached("fig5")
-    assert data["config"] == fig5.config("reduced")
+    assert data["config"] == config("fig5", "reduced").as_dict()
     run = next(r for r in data["runs"] if r["H"] == 16)
     h = fl.train_fourlayer(data["config"], seed=data["seed"], tokens=data["tokens"], H=16, steps=5,
                            threads=data["provenance"]["threads"])

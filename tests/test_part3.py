@@ -2,16 +2,13 @@
 Figure 4 experiment (iclbook.experiments.fig4), including a regeneration of part of the cached figure data."""
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import iclbook as ic
 from iclbook import convergence as cv
-from iclbook.experiments import fig4
-
-CACHE = Path(__file__).resolve().parents[1] / "book" / "data" / "fig4.json"
+from iclbook.experiments import config, fig4, load_cached
 
 
 @pytest.fixture
@@ -125,8 +122,8 @@ def test_zeta_samples(small):
 
 
 def test_fig4_quick_smoke():
-    """fig4.run(quick=True): a few seconds; strict JSON (no NaN); one curve per H; H < N warned and recorded."""
-    data = fig4.run(quick=True)
+    """fig4's quick preset: a few seconds; strict JSON (no NaN); one curve per H; H < N warned and recorded."""
+    data = fig4.run(config("fig4", "quick"))
     json.dumps(data, allow_nan=False)
     cfg = data["config"]
     assert [r["H"] for r in data["runs"]] == cfg["H_grid"]
@@ -136,13 +133,10 @@ def test_fig4_quick_smoke():
         if r["H"] >= cfg["N"]:
             assert r["zeta0"] > 0            # Proposition 1 (ζ₀ = 0 for H < N is structural, tested above)
         assert any("Assumption 2" in w for w in r["warnings"]) == (r["H"] < cfg["N"])
-    import matplotlib
-    matplotlib.use("Agg")
     fig = fig4.plot(data)
     assert len(fig.axes[0].get_lines()) == len(cfg["H_grid"])
 
 
-@pytest.mark.skipif(not CACHE.exists(), reason="book/data/fig4.json not generated")
 def test_fig4_cache_is_what_the_package_computes():
     """Regenerate the first records of two cached curves of book/data/fig4.json with the same seed and compare.
 
@@ -150,14 +144,16 @@ def test_fig4_cache_is_what_the_package_computes():
     jobs ran: 15 s with OPENBLAS_NUM_THREADS=1, 40 s with OpenBLAS's default two threads (which contend with the
     other jobs); keep it under a minute.
     """
-    data = json.loads(CACHE.read_text())
+    data = load_cached("fig4")
     cfg = data["config"]
     assert data["quick"] is False and cfg["N"] == 30 and cfg["K"] == 200 and cfg["lr"] == 1e-4
+    paper = config("fig4", "paper", seed=data["seed"])
+    assert paper.as_dict() == cfg                      # the cache is a run of today's paper preset
     cached = {r["H"]: r for r in data["runs"]}
     for H, steps in ((64, 200), (400, 50)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fresh = fig4.run_one(cfg, H, seed=data["seed"], steps=steps)
+            fresh = fig4.run_one(paper.replace(steps=steps), H)
         n = len(fresh["step"])
         assert fresh["step"] == cached[H]["step"][:n]
         for key in ("loss", "gap", "zeta", "q_move", "alpha_max"):

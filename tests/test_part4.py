@@ -1,5 +1,4 @@
 """Part IV: Theorem 2 (inference = ridge regression), the m-versus-N discussion, Figures 2(a) and 3."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,9 +6,8 @@ import pytest
 import iclbook as ic
 from iclbook import generalization as gen
 from iclbook import ridge as rg
-from iclbook.experiments import fig2a, fig3, load_json
+from iclbook.experiments import config, fig2a, fig3, load_cached
 
-DATA = Path(__file__).resolve().parents[1] / "book" / "data"
 
 
 def _exact_params(p, H, seed=0):
@@ -104,7 +102,7 @@ def test_expected_unseen_error_is_exact_and_minimal_at_m_tau():
 
 
 def test_fig3_quick_identities():
-    d = fig3.run(quick=True)
+    d = fig3.run(config("fig3", "quick"))
     N = np.asarray(d["N"])
     j = int(np.flatnonzero(N == d["config"]["m"])[0])
     assert np.all(np.asarray(d["gap"])[:, np.arange(N.size) != j] > 0)   # (at N = m the penalties coincide)
@@ -141,11 +139,12 @@ def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
 
 def test_fig2a_cache_is_an_honest_prefix():
     """The cached paper-scale run (book/data/fig2a.json) starts exactly as a fresh run with the same seed."""
-    cache = load_json(DATA / "fig2a.json")
-    assert cache["config"]["steps"] == fig2a.CONFIG["steps"] and not cache["diverged"]
-    fresh = fig2a.run(quick=True)
+    cache = load_cached("fig2a")
+    assert cache["config"] == {**config("fig2a", "paper").as_dict(), "seed": 0} and not cache["diverged"]
+    quick = config("fig2a", "quick")
+    fresh = fig2a.run(quick)
     n = len(fresh["step"])
-    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == fig2a.QUICK_STEPS
+    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == quick["steps"]
     assert fresh["L_star"] == pytest.approx(cache["L_star"], rel=1e-12)
     for key in ("loss", "gap", "inference_in", "inference_ood", "train_loss"):
         a = np.array(fresh[key], dtype=float)
@@ -153,3 +152,47 @@ def test_fig2a_cache_is_an_honest_prefix():
         np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=key)
     fig = fig2a.plot(cache)
     assert len(fig.axes) == 2
+
+
+def test_theorem2_factor_is_steps_b_c():
+    """gen.theorem2_factor against a transcription (λ_min of ZᵀZ + mτI built here from Z) and against the
+    inequality it states, which must be tight for D = v cᵀ, y ∥ v (v: bottom eigenvector of Z̄²); a factor
+    off by 2, or λ_max in place of λ_min, fails one of the two."""
+    p = ic.make_problem(20, 6, 5, 4, 0.3, seed=1)
+    _, y = ic.sample_prompts(p, 7, rng=np.random.default_rng(0))
+    G = p.Z.T @ p.Z + p.m * p.tau * np.eye(p.N)
+    lmin = min(np.linalg.eigvals(G).real)
+    want = 2 * np.sum(y[:, :p.N] ** 2, axis=1) / (p.K * lmin)
+    np.testing.assert_allclose(gen.theorem2_factor(p, y), want, rtol=1e-12)
+    assert gen.lmin_zbar2(p) == pytest.approx(lmin, rel=1e-12)
+    rng = np.random.default_rng(3)
+    for _ in range(20):                                   # (1/K)‖Dᵀy‖² ≤ factor · ½‖Z̄D‖²
+        Q, _ = ic.init_params(p, 5, rng=rng)
+        w = rng.standard_normal((5, p.K))
+        d = gen.inference_distances(p, Q, w, y)
+        gap = gen.optimality_gap(p, Q, w)
+        assert np.all(d <= gen.theorem2_factor(p, y) * gap * (1 + 1e-12))
+    ev, U = np.linalg.eigh(G)
+    D = np.outer(U[:, 0], rng.standard_normal(p.K))
+    yv = 3 * U[:, 0]
+    lhs = np.sum((D.T @ yv) ** 2) / p.K
+    rhs = gen.theorem2_factor(p, yv)[0] * 0.5 * np.sum((G @ D) * D)
+    assert lhs == pytest.approx(rhs, rel=1e-10)
+
+
+def test_noise_within_chi2_bound_is_step_d_event():
+    """The event of step (d), ‖y_P − Zᵀλ‖² ≤ τ‖λ‖²(N + 2√(Nx) + 2x), x = log 1/δ, transcribed here: labels
+    just inside and just outside it; and its frequency over prompts that share λ is at least 1 − δ."""
+    p = ic.make_problem(20, 6, 5, 4, 0.3, seed=1)
+    lam, delta = np.array([1.0, -2.0, 0.5, 0.0]), 0.1
+    x = np.log(1 / delta)
+    thr = p.tau * (lam @ lam) * (p.N + 2 * np.sqrt(p.N * x) + 2 * x)
+    e = np.random.default_rng(0).standard_normal(p.N)
+    e /= np.linalg.norm(e)
+    y = lam @ p.Z + np.sqrt(thr * np.array([[1 - 1e-6], [1 + 1e-6]])) * e
+    assert gen.noise_within_chi2_bound(p, y, lam, delta).tolist() == [True, False]
+    _, yy = ic.sample_prompts(p, 20_000, lam_mean=lam, lam_std=0.0, rng=np.random.default_rng(1))
+    freq = gen.noise_within_chi2_bound(p, yy, lam, delta).mean()
+    assert 1 - delta <= freq < 1
+    with pytest.raises(ValueError, match="lam"):
+        gen.noise_within_chi2_bound(p, yy, lam[:3], delta)

@@ -17,7 +17,6 @@ The problems, training sets and batch orders of iclbook's runs are reproduced wi
 (``tests/reference/streams.py``, following the order of the draws in iclbook); if that order changes, (c) and
 (e) fail at step 1 and the streams must follow it. The laws of the draws are checked against eq. (1) here.
 """
-import json
 import re
 import subprocess
 import sys
@@ -215,7 +214,8 @@ def test_control_variate_agrees_with_the_plain_mean():
 # ---- (e) the paper's scale: the cached runs of Figures 2(a) and 4 ----------------------------------------------
 
 def _cached(name):
-    return json.loads((ROOT / "book" / "data" / f"{name}.json").read_text())
+    from iclbook.experiments import load_cached
+    return load_cached(name)
 
 
 @pytest.mark.parametrize("H", [64, 10])

@@ -12,6 +12,7 @@ import pytest
 
 import iclbook as ic
 from iclbook import experiments
+from iclbook.experiments import results
 
 
 def _run(*args, **kw):
@@ -23,7 +24,7 @@ def test_reproduce_writes_figure_and_numbers(tmp_path):
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["fig3.json", "fig3.png", "fig3.svg"]
-    data = experiments.load_json(tmp_path / "fig3.json")
+    data = results.load_json(tmp_path / "fig3.json")
     assert data and (tmp_path / "fig3.png").stat().st_size > 1000
     assert (tmp_path / "fig3.svg").read_text().lstrip().startswith("<?xml")
 
@@ -91,26 +92,26 @@ def test_a_completed_run_replaces_the_whole_set(tmp_path):
 
 
 def test_truncated_or_corrupted_results_file(tmp_path):
-    good = experiments.save_json(tmp_path / "r.json", {"a": [1, 2, 3]})
-    assert experiments.load_json(good) == {"a": [1, 2, 3]}
+    good = results.save_json(tmp_path / "r.json", {"a": [1, 2, 3]})
+    assert results.load_json(good) == {"a": [1, 2, 3]}
     bad = tmp_path / "bad.json"
     bad.write_text(good.read_text()[:7])
     with pytest.raises(ValueError, match="truncated or corrupted"):
-        experiments.load_json(bad)
+        results.load_json(bad)
     bad.write_bytes(b"\x80\x81\x82")
     with pytest.raises(ValueError):
-        experiments.load_json(bad)
+        results.load_json(bad)
 
 
 def test_write_atomic_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
-    target = experiments.save_json(tmp_path / "r.json", {"old": 1})
+    target = results.save_json(tmp_path / "r.json", {"old": 1})
 
     def boom(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experiments.os, "fsync", boom)
+    monkeypatch.setattr(results.os, "fsync", boom)
     with pytest.raises(KeyboardInterrupt):
-        experiments.save_json(target, {"new": 2})
+        results.save_json(target, {"new": 2})
     assert json.loads(target.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
@@ -126,3 +127,73 @@ def test_same_seed_gives_bit_identical_history(method):
         np.testing.assert_array_equal(getattr(h1, name), getattr(h2, name))
     h3 = ic.train(p, 6, **{**kw, "seed": 8})
     assert not np.array_equal(h1.loss, h3.loss)
+
+
+# ---- the experiments' configuration and results modules ------------------------------------------------
+
+def test_config_presets_replace_and_key():
+    c = experiments.config("fig4", "paper")
+    assert c["steps"] == 6000 and c["H_grid"] == [10, 20, 30, 64, 128, 400] and c.seed == 0
+    short = c.replace(steps=50, seed=3)
+    assert short["steps"] == 50 and short.seed == 3 and c["steps"] == 6000      # c is unchanged
+    assert experiments.config("fig4", "paper", steps=50, seed=3) == short
+    assert short.key() == experiments.config("fig4", steps=50, seed=3).key()   # stable, equal configs
+    assert len({c.key(), short.key(), c.replace(seed=3).key(), c.replace(steps=50).key()}) == 4
+    assert hash(short) == hash(experiments.config("fig4", steps=50, seed=3))
+    with pytest.raises(ValueError, match="no parameter"):
+        c.replace(stpes=50)                        # a typo is an error, not a silently ignored option
+    with pytest.raises(ValueError, match="presets"):
+        experiments.config("fig4", "reduced")
+    with pytest.raises(ValueError, match="tokens"):
+        experiments.config("fig2a", tokens="gaussian")       # not implemented for the one-layer figures
+    with pytest.raises(ValueError, match="seed"):
+        experiments.config("fig3", seed=-1)
+    with pytest.raises(TypeError):
+        c.params["steps"] = 1                      # read-only: a configuration cannot drift
+    assert experiments.config("fig2b", "reduced").tokens == "gaussian"          # the paper's §4
+
+
+def test_every_figure_has_paper_and_quick_presets():
+    for name in experiments.FIGURES:
+        mod = experiments.figure_module(name)
+        assert {"paper", "quick"} <= set(mod.PRESETS)
+        assert ("reduced" in mod.PRESETS) == (name in experiments.TORCH_FIGURES)
+        assert experiments.config(name, "quick").as_dict() != experiments.config(name).as_dict()
+
+
+def test_reproduce_uses_no_pyplot_and_keeps_the_backend(tmp_path):
+    """A library function writes its figure without pyplot and without choosing a backend."""
+    code = ("import sys, matplotlib; matplotlib.use('svg'); "
+            "from iclbook import experiments as ex; "
+            f"ex.reproduce(ex.config('fig3', 'quick'), {str(tmp_path)!r}); "
+            "print('matplotlib.pyplot' in sys.modules, matplotlib.get_backend())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig3.json", "fig3.png", "fig3.svg"]
+
+
+def test_library_errors_are_not_worded_for_the_command_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(results.OutputFolderError) as e:
+        results.prepare_output_folder(blocker / "sub")
+    assert "--out" not in str(e.value) and "output folder" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        results.prepare_output_folder(blocker)
+    assert "not a folder" in str(e.value)
+
+
+def test_cached_results_found_from_the_package_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                    # not from the working directory
+    monkeypatch.delenv(results.DATA_ENV, raising=False)
+    assert results.cached_results_dir().name == "data"
+    assert results.load_cached("fig4")["figure"] == "fig4"
+    results.save_json(tmp_path / "fig4.json", {"figure": "mine"})
+    monkeypatch.setenv(results.DATA_ENV, str(tmp_path))
+    assert results.load_cached("fig4") == {"figure": "mine"}
+    with pytest.raises(FileNotFoundError, match="fig2a.json"):
+        results.load_cached("fig2a")
+    monkeypatch.setenv(results.DATA_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match=results.DATA_ENV):
+        results.cached_results_dir()

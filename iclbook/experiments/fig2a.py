@@ -9,12 +9,11 @@ Not stated by the paper: τ (we use τ = 0.1), the number of iterations (we use 
 picture to settle), whether tokens were normalised (we use unit-norm tokens,
 the theory's setting), seeds. Chapter 10 (``book/ch10_inference``) plots the cached full run.
 
-``run(quick=True)`` (or ``steps=...``) runs the first steps of exactly the same run (same seed, same records),
-so a short run is an honest prefix of the full one and can be compared with a cached full run.
+Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`PAPER`) and ``"quick"``, its first
+300 steps. A run with fewer ``steps`` is the first steps of exactly the same run (same seed, same records),
+so a short run is an honest prefix of the full one and can be compared with the cached full run.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -22,24 +21,34 @@ from ..generalization import inference_callback, theorem2_factor
 from ..problem import sample_prompts
 from ..problem import make_problem
 from ..training import train_adam
+from .configuration import Config, config as _config
+from .results import json_array, json_list
 
-__all__ = ["CONFIG", "QUICK_STEPS", "run", "plot", "problem_and_prompts"]
+__all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "plot", "problem_and_prompts"]
 
-#: The paper's protocol (τ, the step count and token normalisation are our choices, see the module docstring).
-CONFIG = dict(K=200, N=30, d=100, m=20, tau=0.1, H=64, lr=1e-4, batch=256, n_train=10_000, n_test=200,
-              ood_mean=1.0, ood_std=2.0, steps=10_000, record_every=50)
+#: The paper's protocol (τ, the step count and token normalisation are the book's choices, see above).
+PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, H=64, lr=1e-4, batch=256, n_train=10_000, n_test=200,
+             ood_mean=1.0, ood_std=2.0, steps=10_000, record_every=50)
 
-#: Steps of ``run(quick=True)``: the first records of the full run.
-QUICK_STEPS = 300
+#: The named configurations: the paper's run, and its first 300 steps (a smoke test).
+PRESETS = {"paper": PAPER, "quick": dict(PAPER, steps=300)}
+
+#: Token protocols implemented: unit-norm tokens (the theory's setting).
+TOKENS = ("unit",)
+
+#: The size (inches) of the figure :func:`plot` draws when given none.
+FIGSIZE = (9.0, 5.6)
 
 
-def problem_and_prompts(seed: int = 0):
-    """The problem (unit-norm Gaussian tokens, Gaussian features) and the two test sets of the run with ``seed``.
+def problem_and_prompts(config: Config | None = None):
+    """The problem (unit-norm Gaussian tokens, Gaussian features) and the two test sets of the run
+    ``config`` (default: the paper preset).
 
-    Returns ``(problem, y_in, y_ood)``. The test prompts come from their own stream, ``default_rng([seed, 1])``,
-    so they do not depend on the training run.
+    Returns ``(problem, y_in, y_ood)``. The test prompts come from their own stream,
+    ``default_rng([seed, 1])``, so they do not depend on the training run.
     """
-    c = CONFIG
+    c = config if config is not None else _config("fig2a")
+    seed = c.seed
     problem = make_problem(c["K"], c["N"], c["d"], c["m"], c["tau"], seed=seed)
     rng = np.random.default_rng([seed, 1])
     _, y_in = sample_prompts(problem, c["n_test"], rng=rng)
@@ -47,28 +56,26 @@ def problem_and_prompts(seed: int = 0):
     return problem, y_in, y_ood
 
 
-def _clean(x):
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
 
+def run(config: Config | None = None, *, progress: bool = False) -> dict:
+    """Train with the paper's Adam protocol (§4) and record, every ``record_every`` steps, the population
+    loss L(θ) (exact, Lemma 5), the mini-batch training loss and both inference losses (Theorem 2,
+    eq. 20); chapter ``book/ch10_inference``.
 
-def run(*, seed: int = 0, quick: bool = False, progress: bool = False, steps: int | None = None) -> dict:
-    """Train with the paper's Adam protocol and record, every ``record_every`` steps, the population loss
-    L(θ) (exact, Lemma 5), the mini-batch training loss and both inference losses.
-
-    ``steps`` overrides the number of steps (default :data:`CONFIG` ``["steps"]``, or :data:`QUICK_STEPS` when
-    ``quick``). Records fall at the same steps whatever ``steps`` is, so a short run is a prefix of a long one.
+    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset).
+    Records fall at the same steps whatever ``steps`` is, so a short run is a prefix of a long one.
     """
-    c = CONFIG
-    if steps is None:
-        steps = QUICK_STEPS if quick else c["steps"]
-    problem, y_in, y_ood = problem_and_prompts(seed)
+    c = config if config is not None else _config("fig2a")
+    seed, steps = c.seed, int(c["steps"])
+    problem, y_in, y_ood = problem_and_prompts(c)
     cb = inference_callback(problem, {"in_domain": y_in, "ood": y_ood})
-    h = train_adam(problem, c["H"], steps=int(steps), seed=seed, lr=c["lr"], batch=c["batch"],
-              n_train=c["n_train"], record_every=c["record_every"], progress=progress, callback=cb)
-    factor = {name: float(np.mean(theorem2_factor(problem, y))) for name, y in (("in", y_in), ("ood", y_ood))}
+    h = train_adam(problem, c["H"], steps=steps, seed=seed, lr=c["lr"], batch=c["batch"],
+                   n_train=c["n_train"], record_every=c["record_every"], progress=progress, callback=cb)
+    factor = {name: float(np.mean(theorem2_factor(problem, y)))
+              for name, y in (("in", y_in), ("ood", y_ood))}
     return {
         "figure": "fig2a",
-        "config": {**c, "steps": int(steps), "seed": int(seed)},
+        "config": {**c.as_dict(), "seed": int(seed)},
         "L_star": float(problem.L_star),
         # Theorem 2's deterministic steps (b)–(c): mean inference loss ≤ factor × (L − L⋆), for any parameters
         "bound_factor_in": factor["in"],
@@ -76,11 +83,11 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, steps: in
         "delta0": float(h.delta0),
         "diverged": bool(h.diverged),
         "step": [int(s) for s in h.step],
-        "loss": _clean(h.loss),
-        "gap": _clean(h.gap),
-        "train_loss": _clean(h.train_loss),
-        "inference_in": _clean(h.extras["in_domain"]),
-        "inference_ood": _clean(h.extras["ood"]),
+        "loss": json_list(h.loss),
+        "gap": json_list(h.gap),
+        "train_loss": json_list(h.train_loss),
+        "inference_in": json_list(h.extras["in_domain"]),
+        "inference_ood": json_list(h.extras["ood"]),
     }
 
 
@@ -88,16 +95,12 @@ def plot(data: dict, fig=None):
     """Left: the population loss L(θ) and the mini-batch training loss, with L⋆. Right (log scale): the gap
     L(θ) − L⋆ and the two inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations, with the bound
     2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²)) that Theorem 2's deterministic steps give for any parameters."""
-    import matplotlib.pyplot as plt
+    from ..plotting import COLORS, legend_outside, figure_or_new
 
-    from ..plotting import COLORS, legend_outside, use_book_style
-
-    use_book_style()
-    if fig is None:
-        fig = plt.figure(figsize=(9.0, 5.6))
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     step = np.asarray(data["step"])
-    tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
+    tl = json_array(data["train_loss"])
     ax1.plot(step, data["loss"], color=COLORS["model"], label=r"population loss $L(\theta)$")
     ax1.plot(step, tl, color=COLORS["data"], lw=0.8, alpha=0.8, label="mini-batch loss (256 prompts)")
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")

@@ -7,10 +7,10 @@ Not stated by the paper: how the model reads the prompt (the book's wiring: :mod
 Figure 2(a)), the number of steps, seeds. Tokens: ``"gaussian"`` (raw standard Gaussian, the paper's §4,
 the default) or ``"unit"`` (unit norm, the theory's §2).
 
-Two scales: ``scale="paper"`` (:data:`iclbook.fourlayer.PAPER`; about 12 s per Adam step on 2 CPU cores,
-a GPU run in practice) and ``scale="reduced"`` (:data:`iclbook.fourlayer.REDUCED`, minutes on 2 cores;
-chapter ``book/ch13_four_layer`` plots its cached run ``book/data/fig2b.json``). ``quick=True`` runs the
-first :data:`iclbook.fourlayer.QUICK_STEPS` steps of the reduced run, an exact prefix of it.
+Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`iclbook.fourlayer.PAPER`; about 12 s per
+Adam step on 2 CPU cores, a GPU run in practice), ``"reduced"`` (:data:`iclbook.fourlayer.REDUCED`, minutes
+on 2 cores; chapter ``book/ch13_four_layer`` plots its cached run ``book/data/fig2b.json``) and ``"quick"``,
+the first :data:`iclbook.fourlayer.QUICK_STEPS` steps of the reduced run, an exact prefix of it.
 
 The run also trains (unless ``one_layer=False``) the one-layer model of eq. (8) on the same problem with its
 own paper protocol (H = 64, Adam lr 1e-4, batch 256, :func:`iclbook.training.train_adam`) for the same number of steps,
@@ -18,7 +18,6 @@ and records its inference losses on the same test prompts, for the chapter's com
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -27,9 +26,20 @@ from .. import fourlayer as fl
 from ..generalization import inference_callback
 from ..model import predict as predict_one_layer
 from ..training import train_adam
-from .provenance import git_commit, provenance
+from .configuration import Config, config as _config
+from .results import git_commit, json_array, json_list, provenance
 
-__all__ = ["ONE_LAYER", "N_SHOWN", "config", "run", "plot", "model_arrays"]
+__all__ = ["PRESETS", "TOKENS", "FIGSIZE", "ONE_LAYER", "N_SHOWN", "run", "plot", "model_arrays"]
+
+#: The named configurations: the four-layer protocol at the paper's and the reduced scale, and a smoke
+#: test (the first steps of the reduced run).
+PRESETS = {"paper": fl.PAPER, "reduced": fl.REDUCED, "quick": dict(fl.REDUCED, steps=fl.QUICK_STEPS)}
+
+#: Token protocols: raw standard Gaussian tokens (the paper's §4, the default) and unit-norm tokens.
+TOKENS = ("gaussian", "unit")
+
+#: The size (inches) of the figure :func:`plot` draws when given none.
+FIGSIZE = (9.0, 3.6)
 
 #: The one-layer comparison: the paper's Figure 2(a) protocol.
 ONE_LAYER = dict(H=64, lr=1e-4, batch=256, n_train=10_000)
@@ -38,36 +48,23 @@ ONE_LAYER = dict(H=64, lr=1e-4, batch=256, n_train=10_000)
 N_SHOWN = 2
 
 
-def config(scale: str = "paper", quick: bool = False) -> dict:
-    """The configuration of a run: :data:`~iclbook.fourlayer.PAPER`, or :data:`~iclbook.fourlayer.REDUCED`
-    (also for ``quick``, with :data:`~iclbook.fourlayer.QUICK_STEPS` steps)."""
-    if scale not in ("paper", "reduced"):
-        raise ValueError(f"scale must be 'paper' or 'reduced', got {scale!r}")
-    if quick:
-        return dict(fl.REDUCED, steps=fl.QUICK_STEPS)
-    return dict(fl.PAPER if scale == "paper" else fl.REDUCED)
-
-
-def _clean(x):
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
-
-
 def model_arrays(model) -> dict:
     """The model's parameters as float32 numpy arrays (name → array), for ``np.savez``."""
     return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 
 
-def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: str = "paper",
-        tokens: str = "gaussian", device: str = "cpu", threads: int | None = 2, steps: int | None = None,
-        one_layer: bool = True, command: str | None = None) -> dict:
-    """Train the four-layer model and return its curves (JSON-serialisable) with provenance.
+def run(config: Config | None = None, *, progress: bool = False, device: str = "cpu",
+        threads: int | None = 2, one_layer: bool = True, command: str | None = None) -> dict:
+    """Train the four-layer model (§4, Figure 2(b); chapter ``book/ch13_four_layer``) and return its
+    curves (JSON-serialisable) with provenance.
 
-    The final parameters are returned under ``"_arrays"`` (name → float32 array; :func:`reproduce` writes
-    them to ``fig2b_model.npz`` and keeps them out of the JSON).
+    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset).
+    ``device`` and ``threads``: where PyTorch runs; ``command``: recorded in the provenance.
+    The final parameters are returned under ``"_arrays"`` (name → float32 array;
+    :func:`~iclbook.experiments.reproduce` writes them to ``fig2b_model.npz``, not into the JSON).
     """
-    cfg = config(scale, quick)
-    if steps is not None:
-        cfg["steps"] = int(steps)
+    c = config if config is not None else _config("fig2b")
+    cfg, seed, tokens = c.as_dict(), c.seed, c.tokens
     t0, commit = time.perf_counter(), git_commit()
     problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
     data = fl.data_for(problem, cfg, seed=seed)
@@ -76,7 +73,7 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
     shown = {"in": data["test_in"][:N_SHOWN], "ood": data["test_ood"][:N_SHOWN]}
     out = {
         "figure": "fig2b",
-        "scale": "quick" if quick else scale,
+        "scale": c.preset,
         "config": {k: v for k, v in h.config.items() if k not in ("device", "threads")},
         "seed": int(seed),
         "tokens": tokens,
@@ -87,11 +84,11 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
         "message": h.message,
         "steps_done": int(h.steps_done),
         "step": [int(s) for s in h.step],
-        "train_loss": _clean(h.train_loss),
-        "train_loss_se": _clean(h.train_loss_se),
-        "batch_loss": _clean(h.batch_loss),
-        "inference_in": _clean(h.inference_in),
-        "inference_ood": _clean(h.inference_ood),
+        "train_loss": json_list(h.train_loss),
+        "train_loss_se": json_list(h.train_loss_se),
+        "batch_loss": json_list(h.batch_loss),
+        "inference_in": json_list(h.inference_in),
+        "inference_ood": json_list(h.inference_ood),
         "shown_predictions": {k: fl.predict(h.model, problem, y, device=device).tolist()
                               for k, y in shown.items()},
     }
@@ -102,8 +99,8 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: st
                    n_train=o["n_train"], record_every=cfg["record_every"], callback=cb, progress=progress)
         out["one_layer"] = {
             **o, "steps": int(h1.steps_done), "seed": int(seed), "step": [int(s) for s in h1.step],
-            "loss": _clean(h1.loss), "inference_in": _clean(h1.extras["in"]),
-            "inference_ood": _clean(h1.extras["ood"]), "diverged": bool(h1.diverged),
+            "loss": json_list(h1.loss), "inference_in": json_list(h1.extras["in"]),
+            "inference_ood": json_list(h1.extras["ood"]), "diverged": bool(h1.diverged),
             "shown_predictions": {k: predict_one_layer(problem, h1.Q, h1.w, y).tolist() for k, y in shown.items()},
         }
     out["provenance"] = provenance(seconds=time.perf_counter() - t0, device=device, threads=threads,
@@ -116,17 +113,13 @@ def plot(data: dict, fig=None):
     """Left: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Right (log scale): the
     in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations (dashed: the
     one-layer model's, when the run has them)."""
-    import matplotlib.pyplot as plt
+    from ..plotting import COLORS, figure_or_new
 
-    from ..plotting import COLORS, use_book_style
-
-    use_book_style()
-    if fig is None:
-        fig = plt.figure(figsize=(9.0, 3.6))
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     step = np.asarray(data["step"])
-    tl = np.array([np.nan if v is None else v for v in data["train_loss"]])
-    se = np.array([np.nan if v is None else v for v in data["train_loss_se"]])
+    tl = json_array(data["train_loss"])
+    se = json_array(data["train_loss_se"])
     ax1.semilogy(step, tl, color=COLORS["model"], label="training loss (fresh prompts)")
     ax1.fill_between(step, tl - 2 * se, tl + 2 * se, color=COLORS["model"], alpha=0.25, lw=0)
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")

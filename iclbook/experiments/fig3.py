@@ -11,29 +11,41 @@ and the Lemma 5 form :func:`iclbook.ridge.expected_unseen_error`.
 Besides the paper's gap, the run records what a user of the predictor cares about: the mean squared error
 of both predictors on the K − N unseen tokens against their (noisy) labels, in-domain (λ ~ N(0, I)) and
 out-of-domain (λ ~ N(1, 4I)), and the exact in-domain expectations of the gap and of both errors (Lemma 5).
-Chapter 11 (``book/ch11_prompt_length``) runs it live.
+Chapter 11 (``book/ch11_prompt_length``) runs it live. Presets (:func:`iclbook.experiments.config`):
+``"paper"`` (:data:`PAPER`) and ``"quick"`` (a coarse grid and 3 dictionaries, a smoke test).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..problem import make_problem, sample_prompts
+from .configuration import Config, config as _config
 
-__all__ = ["CONFIG", "QUICK", "run", "plot", "summary"]
+__all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "plot", "summary"]
 
-#: The paper's setting (N grid, m, τ) plus ours: 20 random dictionaries × 100 prompts of each kind.
-CONFIG = dict(K=200, m=100, d=100, tau=0.01, N_min=50, N_max=150, N_step=5, n_dicts=20, n_prompts=100,
-              ood_mean=1.0, ood_std=2.0)
+#: The paper's setting (N grid, m, τ) plus the book's: 20 random dictionaries × 100 prompts of each kind.
+PAPER = dict(K=200, m=100, d=100, tau=0.01, N_min=50, N_max=150, N_step=5, n_dicts=20, n_prompts=100,
+             ood_mean=1.0, ood_std=2.0)
 
-#: ``run(quick=True)``: a coarse grid and 3 dictionaries (smoke test).
-QUICK = dict(N_step=25, n_dicts=3, n_prompts=50)
+#: The named configurations: the paper's, and a smoke test (coarse grid, 3 dictionaries).
+PRESETS = {"paper": PAPER, "quick": dict(PAPER, N_step=25, n_dicts=3, n_prompts=50)}
+
+#: Token protocols implemented: unit-norm tokens (the theory's setting).
+TOKENS = ("unit",)
+
+#: The size (inches) of the figure :func:`plot` draws when given none.
+FIGSIZE = (9.0, 3.6)
 
 
-def run(*, seed: int = 0, quick: bool = False, progress: bool = False) -> dict:
-    """For each dictionary i (tokens and features from ``make_problem(..., seed=10_000*seed + i)``) and each N,
-    the mean over prompts of the gap and of both predictors' errors on the unseen tokens, plus exact
-    in-domain expectations. Arrays are lists of shape (n_dicts, len(N))."""
-    c = {**CONFIG, **(QUICK if quick else {})}
+def run(config: Config | None = None, *, progress: bool = False) -> dict:
+    """Figure 3 (§4; chapter ``book/ch11_prompt_length``): for each dictionary i (tokens and features
+    from ``make_problem(..., seed=10_000*seed + i)``) and each N, the mean over prompts of the gap
+    (1/K)‖ŷ⋆ − ŷ_best‖² (eqs. 20, 25) and of both predictors' errors on the unseen tokens, plus exact
+    in-domain expectations (Lemma 5). Arrays are lists of shape (n_dicts, len(N)).
+
+    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset)."""
+    cfg = config if config is not None else _config("fig3")
+    c, seed = cfg.as_dict(), cfg.seed
     Ns = list(range(c["N_min"], c["N_max"] + 1, c["N_step"]))
     K, m, tau = c["K"], c["m"], c["tau"]
     keys = ("gap", "gap_exact", "err_star", "err_best", "err_star_exact", "err_best_exact",
@@ -47,13 +59,15 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False) -> dict:
         base = make_problem(K, Ns[0], c["d"], m, tau, seed=10_000 * seed + i)
         rng = np.random.default_rng([seed, i, 1])
         _, y = sample_prompts(base, c["n_prompts"], rng=rng)            # all K labels; independent of N
-        _, yo = sample_prompts(base, c["n_prompts"], rng=rng, lam_mean=c["ood_mean"], lam_std=c["ood_std"])
+        _, yo = sample_prompts(base, c["n_prompts"], rng=rng, lam_mean=c["ood_mean"],
+                               lam_std=c["ood_std"])
         Zt = base.Zt
         for j, N in enumerate(Ns):
             row = _one_length(Zt, N, m * tau, N * tau, tau * m, y, yo)
             for k in keys:
                 out[k][i, j] = row[k]
-    return {"figure": "fig3", "config": {**c, "seed": int(seed), "quick": bool(quick)}, "N": Ns,
+    return {"figure": "fig3",
+            "config": {**c, "seed": int(seed), "quick": cfg.preset == "quick"}, "N": Ns,
             **{k: v.tolist() for k, v in out.items()}}
 
 
@@ -104,13 +118,9 @@ def summary(data: dict) -> dict:
 def plot(data: dict, fig=None):
     """Left: the gap of Figure 3 vs N (mean over dictionaries, band ± one standard deviation, and its exact
     expectation). Right: the in-domain error on the unseen tokens of both predictors, relative to ŷ⋆."""
-    import matplotlib.pyplot as plt
+    from ..plotting import COLORS, figure_or_new
 
-    from ..plotting import COLORS, use_book_style
-
-    use_book_style()
-    if fig is None:
-        fig = plt.figure(figsize=(9.0, 3.6))
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     s = summary(data)
     N, m = s["N"], data["config"]["m"]

@@ -8,56 +8,58 @@ iterations or the H grid; here τ = 0.1 (as for Figure 2(a)) and the grid is
 :data:`H_GRID`. The curves are the exact population loss (Lemma 5) minus L⋆, recorded every
 ``record_every`` Adam steps. Chapter ``book/ch09_heads`` plots the cached result ``book/data/fig4.json``.
 
-``run(quick=False)`` takes tens of minutes on two cores (a step at H = 400 costs about 0.1 s);
-``run(quick=True)`` is a small smoke test of a few seconds.
+Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`PAPER`, tens of minutes on two
+cores: a step at H = 400 costs about 0.1 s) and ``"quick"`` (a small problem, a few seconds).
+Each H is an independent run (:func:`run_one`).
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 
 import numpy as np
 
-from ..plotting import COLORS, new_axes
-from ..problem import make_problem
 from ..convergence import delta0, w_smoothness
+from ..problem import make_problem
 from ..training import train_adam
+from .configuration import Config, config as _config
+from .results import json_array, json_list
 
-__all__ = ["run", "plot", "run_one", "config", "H_GRID", "PAPER_CONFIG", "QUICK_CONFIG"]
+__all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one", "plot"]
 
 #: The numbers of heads of the full figure: below N = 30, at N, and up to the paper's H = 400.
 H_GRID = (10, 20, 30, 64, 128, 400)
 
-#: The full figure: the paper's sizes and Adam protocol (§4); τ = 0.1 is our choice (the paper's τ is unknown).
-PAPER_CONFIG = dict(K=200, N=30, d=100, m=20, tau=0.1, H_grid=list(H_GRID), steps=6000, record_every=50,
-                    lr=1e-4, batch=256, n_train=10_000)
+#: The full figure: the paper's sizes and Adam protocol (§4); τ = 0.1 is the book's choice (the paper's
+#: τ is unknown).
+PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, H_grid=list(H_GRID), steps=6000, record_every=50,
+             lr=1e-4, batch=256, n_train=10_000)
 
-#: The smoke-test version: a small problem, a larger learning rate, a few hundred steps.
-QUICK_CONFIG = dict(K=40, N=6, d=8, m=4, tau=0.1, H_grid=[3, 6, 24], steps=300, record_every=25,
-                    lr=1e-2, batch=32, n_train=500)
+#: The named configurations: the paper's, and a smoke test (a small problem, a larger learning rate, a
+#: few hundred steps).
+PRESETS = {"paper": PAPER,
+           "quick": dict(K=40, N=6, d=8, m=4, tau=0.1, H_grid=[3, 6, 24], steps=300, record_every=25,
+                         lr=1e-2, batch=32, n_train=500)}
+
+#: Token protocols implemented: unit-norm tokens (the theory's setting).
+TOKENS = ("unit",)
+
+#: The size (inches) of the figure :func:`plot` draws when given none.
+FIGSIZE = (6.4, 3.8)
 
 
-def config(quick: bool = False) -> dict:
-    """A copy of the configuration ``run`` uses (:data:`QUICK_CONFIG` or :data:`PAPER_CONFIG`)."""
-    return dict(QUICK_CONFIG if quick else PAPER_CONFIG)
+def run_one(config: Config, H: int, *, progress: bool = False) -> dict:
+    """Train one H with the configuration ``config`` (a :class:`~iclbook.experiments.Config` of this
+    figure; its ``H_grid`` is not read); returns its curves.
 
-
-def _clean(a) -> list:
-    """A float array as a JSON list; NaN (e.g. the mini-batch loss of step 0, which has none) becomes None."""
-    return [None if not math.isfinite(x) else float(x) for x in np.asarray(a, dtype=float)]
-
-
-def run_one(cfg: dict, H: int, *, seed: int = 0, steps: int | None = None, progress: bool = False) -> dict:
-    """Train one H with the configuration ``cfg`` (a dict like :data:`PAPER_CONFIG`); returns its curves.
-
-    ``steps`` overrides ``cfg["steps"]``: a shorter run with the same seed follows the same trajectory (the
-    same initialization, training set and batches), so its records are the first records of the long run.
-    Warnings raised by :func:`iclbook.training.train_adam` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
+    A run with fewer ``steps`` and the same seed follows the same trajectory (the same initialization,
+    training set and batches), so its records are the first records of the long run. Warnings raised by
+    :func:`iclbook.training.train_adam` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
     returned under ``"warnings"``.
     """
+    cfg, seed = config, config.seed
     prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
-    n_steps = cfg["steps"] if steps is None else int(steps)
+    n_steps = int(cfg["steps"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         h = train_adam(prob, int(H), steps=n_steps, seed=seed, lr=cfg["lr"], batch=cfg["batch"],
@@ -65,12 +67,12 @@ def run_one(cfg: dict, H: int, *, seed: int = 0, steps: int | None = None, progr
     return {
         "H": int(H),
         "step": [int(s) for s in h.step],
-        "loss": _clean(h.loss),
-        "gap": _clean(h.gap),
-        "train_loss": _clean(h.train_loss),
-        "zeta": _clean(h.zeta),
-        "q_move": _clean(h.q_move),
-        "alpha_max": _clean(h.alpha_max),
+        "loss": json_list(h.loss),
+        "gap": json_list(h.gap),
+        "train_loss": json_list(h.train_loss),
+        "zeta": json_list(h.zeta),
+        "q_move": json_list(h.q_move),
+        "alpha_max": json_list(h.alpha_max),
         "zeta0": float(h.zeta0),
         "smoothness0": float(w_smoothness(prob, h.Q0)),
         "diverged": bool(h.diverged),
@@ -81,21 +83,24 @@ def run_one(cfg: dict, H: int, *, seed: int = 0, steps: int | None = None, progr
     }
 
 
-def run(*, seed: int = 0, quick: bool = False, progress: bool = False) -> dict:
-    """Train the one-layer model with Adam for every H of the grid; returns the curves (JSON-serialisable).
+def run(config: Config | None = None, *, progress: bool = False) -> dict:
+    """Figure 4 (§4; chapter ``book/ch09_heads``): train the one-layer model (eq. 8) with Adam for every
+    H of the grid; returns the curves (JSON-serialisable).
 
+    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset).
     Keys: ``config`` (sizes, protocol, H grid), ``seed``, ``quick``, ``L_star``, ``delta0`` (the gap at
     w = 0), ``runs`` (one dict per H, see :func:`run_one`).
     """
-    cfg = config(quick)
+    c = config if config is not None else _config("fig4")
+    cfg, seed = c.as_dict(), c.seed
     prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
     t0 = time.perf_counter()
-    runs = [run_one(cfg, H, seed=seed, progress=progress) for H in cfg["H_grid"]]
+    runs = [run_one(c, H, progress=progress) for H in cfg["H_grid"]]
     return {
         "figure": "fig4",
         "config": cfg,
         "seed": int(seed),
-        "quick": bool(quick),
+        "quick": c.preset == "quick",
         "L_star": float(prob.L_star),
         "delta0": float(delta0(prob)),
         "runs": runs,
@@ -105,19 +110,19 @@ def run(*, seed: int = 0, quick: bool = False, progress: bool = False) -> dict:
 
 def plot(data: dict, fig=None):
     """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4)."""
-    import matplotlib.pyplot as plt
+    import matplotlib
 
-    if fig is None:
-        fig, ax = new_axes(width=6.4, height=3.8)
-    else:
-        ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
+    from ..plotting import COLORS, figure_or_new
+
+    fig = figure_or_new(fig, FIGSIZE)
+    ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
     cfg = data["config"]
     N = cfg["N"]
     runs = sorted(data["runs"], key=lambda r: r["H"])
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     for i, r in enumerate(runs):
         col = cmap(i / max(1, len(runs) - 1) * 0.9)
-        gap = np.array([np.nan if g is None else g for g in r["gap"]], dtype=float)
+        gap = json_array(r["gap"])
         rel = "<" if r["H"] < N else ("=" if r["H"] == N else ">")
         lab = f"H = {r['H']} ({rel} N)"
         if r["diverged"]:

@@ -14,6 +14,10 @@ A wall-clock budget makes the curves depend on the machine. Here the figure is b
 
 :func:`at_budget` combines them: under a budget of B seconds, H completes B × (steps per second of H)
 steps, and its loss is read from the curve of part 1. The chapter ``book/ch13_four_layer`` draws it.
+
+Presets (:func:`iclbook.experiments.config`): ``"paper"`` (the paper's scale, :data:`H_GRID_PAPER`),
+``"reduced"`` (the book's scale for two CPU cores, :data:`H_GRID_REDUCED`, cached in
+``book/data/fig5.json``) and ``"quick"`` (two H of the reduced grid for a few steps).
 """
 from __future__ import annotations
 
@@ -23,42 +27,42 @@ import time
 import numpy as np
 
 from .. import fourlayer as fl
-from .provenance import git_commit, machine, provenance
+from .configuration import Config, config as _config
+from .results import git_commit, json_list, machine, provenance
 
-__all__ = ["H_GRID_PAPER", "H_GRID_REDUCED", "config", "run", "measure_speed", "at_budget", "plot"]
+__all__ = ["H_GRID_PAPER", "H_GRID_REDUCED", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one",
+           "measure_speed", "at_budget", "plot"]
 
 #: The H grid at the paper's scale (d_model = 256): H must divide d_model; 64 heads of width 4 at most.
 H_GRID_PAPER = (1, 2, 4, 8, 16, 32, 64)
 #: The H grid at the reduced scale (d_model = 32): 16 heads of width 2 at most.
 H_GRID_REDUCED = (1, 2, 4, 8, 16)
 
-_STEPS = {"paper": 2_000, "reduced": 200}
+#: The named configurations: the four-layer protocol at each scale with its H grid and step count per H
+#: (records twice as often as Figure 2(b)); ``"quick"``: two H of the reduced grid, a few steps each.
+PRESETS = {
+    "paper": dict(fl.PAPER, H_grid=list(H_GRID_PAPER), steps=2_000,
+                  record_every=fl.PAPER["record_every"] // 2),
+    "reduced": dict(fl.REDUCED, H_grid=list(H_GRID_REDUCED), steps=200,
+                    record_every=fl.REDUCED["record_every"] // 2),
+    "quick": dict(fl.REDUCED, H_grid=[1, 16], steps=fl.QUICK_STEPS),
+}
+
+#: Token protocols: raw standard Gaussian tokens (the paper's §4, the default) and unit-norm tokens.
+TOKENS = ("gaussian", "unit")
+
+#: The size (inches) of the figure :func:`plot` draws when given none.
+FIGSIZE = (9.0, 3.6)
 
 
-def config(scale: str = "paper", quick: bool = False) -> dict:
-    """The configuration: the four-layer protocol at ``scale`` with its H grid and step count per H
-    (``quick``: two H of the reduced grid, :data:`~iclbook.fourlayer.QUICK_STEPS` steps each)."""
-    if scale not in ("paper", "reduced"):
-        raise ValueError(f"scale must be 'paper' or 'reduced', got {scale!r}")
-    if quick:
-        return dict(fl.REDUCED, H_grid=[1, 16], steps=fl.QUICK_STEPS)
-    base = fl.PAPER if scale == "paper" else fl.REDUCED
-    grid = H_GRID_PAPER if scale == "paper" else H_GRID_REDUCED
-    return dict(base, H_grid=list(grid), steps=_STEPS[scale], record_every=base["record_every"] // 2)
-
-
-def _clean(x):
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(x, dtype=float)]
-
-
-def run_one(cfg: dict, H: int, *, seed: int = 0, tokens: str = "gaussian", device: str = "cpu",
-            threads: int | None = 2, steps: int | None = None, progress: bool = False) -> dict:
-    """Train one H (same problem, prompts and seed for every H); returns its curves."""
-    h = fl.train_fourlayer(cfg, seed=seed, tokens=tokens, H=H, steps=steps, device=device, threads=threads,
-                           progress=progress)
-    return {"H": int(H), "step": [int(s) for s in h.step], "train_loss": _clean(h.train_loss),
-            "train_loss_se": _clean(h.train_loss_se), "inference_in": _clean(h.inference_in),
-            "inference_ood": _clean(h.inference_ood), "diverged": bool(h.diverged), "message": h.message,
+def run_one(config: Config, H: int, *, device: str = "cpu", threads: int | None = 2,
+            progress: bool = False) -> dict:
+    """Train one H of ``config`` (same problem, prompts and seed for every H); returns its curves."""
+    h = fl.train_fourlayer(config.as_dict(), seed=config.seed, tokens=config.tokens, H=H, device=device,
+                           threads=threads, progress=progress)
+    return {"H": int(H), "step": [int(s) for s in h.step], "train_loss": json_list(h.train_loss),
+            "train_loss_se": json_list(h.train_loss_se), "inference_in": json_list(h.inference_in),
+            "inference_ood": json_list(h.inference_ood), "diverged": bool(h.diverged), "message": h.message,
             "steps_done": int(h.steps_done)}
 
 
@@ -74,16 +78,19 @@ def measure_speed(cfg: dict, *, seed: int = 0, tokens: str = "gaussian", device:
             "machine": machine(), "device": device, "threads": threads, "steps": steps, "repeats": repeats}
 
 
-def run(*, seed: int = 0, quick: bool = False, progress: bool = False, scale: str = "paper",
-        tokens: str = "gaussian", device: str = "cpu", threads: int | None = 2, speed: bool = True,
-        command: str | None = None) -> dict:
-    """Part 1 (fixed steps per H) and, unless ``speed=False``, part 2 (steps per second per H)."""
-    cfg = config(scale, quick)
+def run(config: Config | None = None, *, progress: bool = False, device: str = "cpu",
+        threads: int | None = 2, speed: bool = True, command: str | None = None) -> dict:
+    """Figure 5 (§4; chapter ``book/ch13_four_layer``): part 1 (fixed steps per H) and, unless
+    ``speed=False``, part 2 (steps per second per H, on this machine).
+
+    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset);
+    ``device``, ``threads``: where PyTorch runs; ``command``: recorded in the provenance."""
+    c = config if config is not None else _config("fig5")
+    cfg, seed, tokens, quick = c.as_dict(), c.seed, c.tokens, c.preset == "quick"
     t0, commit = time.perf_counter(), git_commit()
     problem = fl.problem_for(cfg, seed=seed, tokens=tokens)
-    runs = [run_one(cfg, H, seed=seed, tokens=tokens, device=device, threads=threads, progress=progress)
-            for H in cfg["H_grid"]]
-    out = {"figure": "fig5", "scale": "quick" if quick else scale, "config": cfg, "seed": int(seed),
+    runs = [run_one(c, H, device=device, threads=threads, progress=progress) for H in cfg["H_grid"]]
+    out = {"figure": "fig5", "scale": c.preset, "config": cfg, "seed": int(seed),
            "tokens": tokens, "L_star": float(problem.L_star), "runs": runs}
     if speed:
         out["speed"] = measure_speed(cfg, seed=seed, tokens=tokens, device=device, threads=threads,
@@ -121,17 +128,15 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     """(a) The training loss at the budget against H; (b) the training curves against seconds, cut at the
     budget, with the machine named. ``speed`` defaults to ``data["speed"]``. Without speeds, (b) is drawn
     against steps."""
-    import matplotlib.pyplot as plt
+    import matplotlib
 
-    from ..plotting import use_book_style
+    from ..plotting import figure_or_new
 
-    use_book_style()
     speed = speed if speed is not None else data.get("speed")
-    if fig is None:
-        fig = plt.figure(figsize=(9.0, 3.6))
+    fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
     runs = sorted(data["runs"], key=lambda r: r["H"])
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     cols = {r["H"]: cmap(i / max(1, len(runs) - 1) * 0.9) for i, r in enumerate(runs)}
     if speed is not None:
         b = at_budget(data, speed)
