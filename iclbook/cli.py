@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
     r.add_argument("--quick", action="store_true", help="a small, fast version for smoke tests")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--seeds", type=_pos_int, default=None,
+                   help="fig2a/fig3/fig4: run the seeds SEED, …, SEED+S−1 (default 1); every seed's data goes in the JSON")
+    r.add_argument("--jobs", type=_pos_int, default=None,
+                   help="fig2a/fig3/fig4: worker processes for the independent runs (default 1; one BLAS thread each)")
+    r.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="fig2a/fig3/fig4: send the runs to this dask.distributed scheduler (e.g. tcp://host:8786)")
     r.add_argument("--scale", choices=["paper", "reduced"], default=None,
                    help="fig2b/fig5: the paper's sizes (default; a GPU in practice) or the book's reduced sizes "
                         "for 2 CPU cores")
@@ -148,9 +154,19 @@ def _config_and_options(a):
     from . import experiments
     given = {k: getattr(a, k) for k in ("scale", "device", "tokens", "threads") if getattr(a, k) is not None}
     options = {"progress": not a.no_progress}
+    sweep = {k: getattr(a, k) for k in ("seeds", "jobs", "dask") if getattr(a, k) is not None}
+    if sweep and a.figure not in experiments.SWEEP_FIGURES:
+        raise ValueError(f"--{next(iter(sweep))} applies to {', '.join(experiments.SWEEP_FIGURES)} only")
     if a.figure not in experiments.TORCH_FIGURES:
         if given:
             raise ValueError(f"--{next(iter(given))} applies to {' and '.join(experiments.TORCH_FIGURES)} only")
+        if sweep:
+            if "dask" in sweep:
+                try:
+                    import distributed  # noqa: F401
+                except ImportError:
+                    raise ValueError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
+            options.update(seeds=list(range(a.seed, a.seed + sweep.pop("seeds", 1))), **sweep)
         return experiments.config(a.figure, "quick" if a.quick else "paper", seed=a.seed), options
     from .fourlayer import check_device
     device = given.get("device", "cpu")

@@ -81,3 +81,33 @@ def test_store_refuses_a_file_of_another_configuration(tmp_path):
     store.path(a).rename(store.path(b))
     with pytest.raises(ValueError, match="another configuration"):
         store.load(b)
+
+
+# ---- the paper's figures through the sweep: iclbook.experiments.run_seeds and reproduce --seeds/--jobs/--dask
+
+def _without_timings(x):
+    """The data with wall-clock times removed: everything else must agree bit for bit."""
+    if isinstance(x, dict):
+        return {k: _without_timings(v) for k, v in x.items() if k != "seconds"}
+    if isinstance(x, list):
+        return [_without_timings(v) for v in x]
+    return x
+
+
+def test_figure4_seeds_in_parallel_equal_the_serial_figure(tmp_path):
+    from iclbook import experiments as ex
+    cfg = ex.config("fig4", "quick", steps=50)
+    serial = [ex.run(cfg.replace(seed=s)) for s in (0, 1)]
+    got = ex.run_seeds(cfg, [0, 1], jobs=2, store=tmp_path)
+    assert got["seeds"] == [0, 1]
+    assert _without_timings(got["per_seed"]) == _without_timings(json.loads(json.dumps(serial)))
+    assert serial[0]["runs"][0]["gap"] != serial[1]["runs"][0]["gap"]     # the seeds differ
+    assert len(list(tmp_path.glob("*.json"))) == 2 * len(cfg["H_grid"])    # one stored run per (seed, H)
+    one = ex.run_seeds(cfg, [1], store=tmp_path)                            # read back, not recomputed
+    assert _without_timings(one) == _without_timings(got["per_seed"][1])
+
+
+def test_reproduce_refuses_seeds_for_the_four_layer_figures(capsys):
+    from iclbook.cli import main
+    assert main(["reproduce", "fig5", "--quick", "--seeds", "2", "--out", "unused"]) == 2
+    assert "--seeds applies to fig2a, fig3, fig4 only" in capsys.readouterr().err

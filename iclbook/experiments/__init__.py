@@ -27,14 +27,61 @@ from pathlib import Path
 from .configuration import FIGURES, TORCH_FIGURES, Config, config, figure_module
 from .results import load_cached, load_json, save_json
 
-__all__ = ["FIGURES", "TORCH_FIGURES", "Config", "config", "figure_module", "run", "reproduce",
-           "load_cached", "load_json", "save_json"]
+__all__ = ["FIGURES", "TORCH_FIGURES", "SWEEP_FIGURES", "Config", "config", "figure_module", "run",
+           "run_seeds", "reproduce", "load_cached", "load_json", "save_json"]
+
+#: The figures whose runs :func:`run_seeds` sends to worker processes or a Dask cluster (numpy only; the
+#: four-layer figures run their seeds in this process, with PyTorch's own threads).
+SWEEP_FIGURES = ("fig2a", "fig3", "fig4")
 
 
 def run(config: Config, **options) -> dict:
     """Run the experiment ``config`` (its figure module's ``run``); ``options`` (``progress``, and for
     the four-layer figures ``device``, ``threads``, ``command``) say how, not what."""
     return figure_module(config.figure).run(config, **options)
+
+
+def run_unit(unit: dict) -> dict:
+    """One independent run of a sweep: ``unit["config"]`` is a :meth:`Config.spec`; a figure with
+    ``units`` (Figure 4: one run per H) gets the rest of ``unit`` as keywords of its ``run_one``, the
+    others run whole (:func:`run`). Module level, so that worker processes can receive it."""
+    cfg = Config.from_spec(unit["config"])
+    mod = figure_module(cfg.figure)
+    extra = {k: v for k, v in unit.items() if k != "config"}
+    return mod.run_one(cfg, **extra) if hasattr(mod, "units") else mod.run(cfg)
+
+
+def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, progress: bool = False) -> dict:
+    """The figure for every seed in ``seeds`` (``config`` with its seed replaced), its independent runs
+    (one per seed, or per seed and H for Figure 4) computed by :func:`iclbook.sweeps.sweep`: serially, on
+    ``jobs`` worker processes or on the Dask scheduler ``dask``, each with one BLAS thread, so the
+    results are the same whatever the backend; with ``store`` (a folder), each run is stored as it
+    finishes and a repeated call computes only the missing runs. One progress bar over the runs.
+
+    Returns the figure's usual data when ``seeds`` holds one seed; otherwise ``{"figure", "config",
+    "seeds", "per_seed": [data of each seed]}``."""
+    from .. import sweeps
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    if config.figure not in SWEEP_FIGURES:
+        raise ValueError(f"several seeds or parallel runs: {', '.join(SWEEP_FIGURES)} only, not {config.figure}")
+    mod = figure_module(config.figure)
+    per = [config.replace(seed=s) for s in seeds]
+    units = [[{"config": c.spec(), **u} for u in (mod.units(c) if hasattr(mod, "units") else [{}])]
+             for c in per]
+    flat = [u for us in units for u in us]
+    done = sweeps.sweep(run_unit, flat, store=store, jobs=jobs, dask=dask, progress=progress,
+                        desc=f"{config.figure} runs").results
+    out, i = [], 0
+    for c, us in zip(per, units):
+        res = done[i:i + len(us)]
+        i += len(us)
+        out.append(mod.assemble(c, res, seconds=sum(r.get("seconds", 0.0) for r in res))
+                   if hasattr(mod, "units") else res[0])
+    if len(out) == 1:
+        return out[0]
+    return {"figure": config.figure, "config": config.as_dict(), "seeds": seeds, "per_seed": out}
 
 
 def reproduce(config: Config, out, **options) -> list[Path]:
@@ -52,9 +99,15 @@ def reproduce(config: Config, out, **options) -> list[Path]:
     out = results.prepare_output_folder(out)
     print(f"iclbook: computing {config.figure} ({config.preset})", file=sys.stderr, flush=True)
     results.pause_for_tests("compute")
-    data = mod.run(config, **options)
+    sweep = {k: options.pop(k) for k in ("seeds", "jobs", "dask") if k in options}
+    if sweep:
+        data = run_seeds(config, sweep.get("seeds", [config.seed]), jobs=sweep.get("jobs", 1),
+                         dask=sweep.get("dask"), store=out / "runs", progress=options.get("progress", False))
+    else:
+        data = mod.run(config, **options)
     arrays = data.pop("_arrays", None)
-    fig = mod.plot(data, fig=new_figure(mod.FIGSIZE, pyplot=False))
+    # several seeds: the figure of the first seed (every seed's data is in the JSON)
+    fig = mod.plot(data["per_seed"][0] if "per_seed" in data else data, fig=new_figure(mod.FIGSIZE, pyplot=False))
     name = config.figure
     files = {out / f"{name}.json": results.json_bytes(data)}
     if arrays is not None:

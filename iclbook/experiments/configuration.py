@@ -120,11 +120,21 @@ class Config:
         """The parameters as a plain (JSON) dict: what the results record under ``"config"``."""
         return _plain(self.params)
 
+    def spec(self) -> dict:
+        """Everything that defines this configuration as plain JSON (figure, preset, seed, tokens, params):
+        what a worker process needs to rebuild it (:meth:`from_spec`), and what a sweep keys its runs by."""
+        return {"figure": self.figure, "preset": self.preset, "seed": self.seed, "tokens": self.tokens,
+                "params": self.as_dict()}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Config":
+        """The configuration :meth:`spec` describes."""
+        return cls(spec["figure"], spec["preset"], spec["params"], seed=spec["seed"], tokens=spec["tokens"])
+
     def key(self) -> str:
         """A stable name of this configuration (figure, preset, seed, tokens and the parameters): equal
         configurations have equal keys, on any machine and in any process."""
-        text = json.dumps({"figure": self.figure, "preset": self.preset, "seed": self.seed,
-                           "tokens": self.tokens, "params": self.as_dict()}, sort_keys=True)
+        text = json.dumps(self.spec(), sort_keys=True)
         return f"{self.figure}-{self.preset}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 

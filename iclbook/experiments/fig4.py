@@ -25,7 +25,7 @@ from ..training import train_adam
 from .configuration import Config, config as _config
 from .results import json_array, json_list
 
-__all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one", "plot"]
+__all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one", "units", "assemble", "plot"]
 
 #: The numbers of heads of the full figure: below N = 30, at N, and up to the paper's H = 400.
 H_GRID = (10, 20, 30, 64, 128, 400)
@@ -92,10 +92,21 @@ def run(config: Config | None = None, *, progress: bool = False) -> dict:
     w = 0), ``runs`` (one dict per H, see :func:`run_one`).
     """
     c = config if config is not None else _config("fig4")
+    t0 = time.perf_counter()
+    runs = [run_one(c, H, progress=progress) for H in c["H_grid"]]
+    return assemble(c, runs, seconds=time.perf_counter() - t0)
+
+
+def units(config: Config) -> list[dict]:
+    """The independent runs of one seed of the figure, as keyword arguments of :func:`run_one`: one per H."""
+    return [{"H": int(H)} for H in config["H_grid"]]
+
+
+def assemble(config: Config, runs: list, *, seconds: float) -> dict:
+    """The figure's data for one seed from its runs (:func:`run_one` for every H of the grid, in order)."""
+    c = config
     cfg, seed = c.as_dict(), c.seed
     prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
-    t0 = time.perf_counter()
-    runs = [run_one(c, H, progress=progress) for H in cfg["H_grid"]]
     return {
         "figure": "fig4",
         "config": cfg,
@@ -104,7 +115,7 @@ def run(config: Config | None = None, *, progress: bool = False) -> dict:
         "L_star": float(prob.L_star),
         "delta0": float(delta0(prob)),
         "runs": runs,
-        "seconds": float(time.perf_counter() - t0),
+        "seconds": float(seconds),
     }
 
 
