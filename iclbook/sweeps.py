@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -58,20 +56,10 @@ class RunStore:
         return data["result"]
 
     def save(self, config: dict, result) -> Path:
+        from .experiments.results import write_atomic
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path(config)
         text = json.dumps({"config": json.loads(_canonical(config)), "result": result}, allow_nan=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomic(self.path(config), text.encode())
 
 
 def run_isolated(fn: Callable[[dict], object], config: dict, threads: int = 1):

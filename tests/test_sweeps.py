@@ -69,7 +69,7 @@ def test_interrupted_sweep_resumes_from_its_stored_runs(tmp_path):
     assert (again.loaded, again.computed) == (4, 4)
     assert again.results == serial
     assert all(p.read_bytes() == before[p.name] for p in stored)   # the stored runs were not rewritten
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp"))
     third = sweeps.sweep(sweeps.training_run, _configs(), store=tmp_path)
     assert (third.loaded, third.computed) == (8, 0) and third.results == serial
 
