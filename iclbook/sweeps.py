@@ -157,16 +157,27 @@ def _parallel(fn, configs, todo, jobs, dask, threads, finished):
 
 
 def training_run(config: dict) -> dict:
-    """One training run described entirely by ``config``: the problem's sizes ``K, N, d, m, tau`` and its
-    ``problem_seed``, then ``H``, ``method`` ("gd" or "adam"), ``steps``, ``seed`` and any other keyword of
-    :func:`iclbook.training.train_gd` / :func:`iclbook.training.train_adam` (``lr``, ``batch``, ``n_train``,
-    ``record_every``, …). Returns the recorded curves as lists (JSON-able): the unit of work of :func:`sweep`.
+    """One training run described entirely by ``config``: the problem's sizes ``K, N, d, m, tau``, its
+    ``problem_seed`` (default 0) and ``tokens`` ("unit": unit-norm tokens, the theory's setting, default;
+    "gaussian": raw standard Gaussian tokens, the paper's §4), then ``H``, ``method`` ("gd" or "adam"),
+    ``steps``, ``seed`` and any other keyword of :func:`iclbook.training.train_gd` /
+    :func:`iclbook.training.train_adam` (``lr``, ``batch``, ``n_train``, ``objective``, ``record_every``, …).
+    Returns the recorded curves as lists (JSON-able): the unit of work of :func:`sweep`.
     """
+    import warnings
+
     from .problem import make_problem
     from .training import train
     c = dict(config)
     sizes = {k: c.pop(k) for k in ("K", "N", "d", "m", "tau")}
-    problem = make_problem(**sizes, seed=c.pop("problem_seed", 0))
-    h = train(problem, c.pop("H"), steps=c.pop("steps"), method=c.pop("method", "gd"), **c)
+    tokens = c.pop("tokens", "unit")
+    if tokens not in ("unit", "gaussian"):
+        raise ValueError(f"tokens must be 'unit' or 'gaussian', got {tokens!r}")
+    problem = make_problem(**sizes, seed=c.pop("problem_seed", 0), unit_tokens=tokens == "unit")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(problem, c.pop("H"), steps=c.pop("steps"), method=c.pop("method", "gd"), **c)
     return {"step": h.step.tolist(), "loss": h.loss.tolist(), "gap": h.gap.tolist(), "zeta": h.zeta.tolist(),
-            "zeta0": h.zeta0, "diverged": h.diverged, "steps_done": h.steps_done}
+            "q_move": h.q_move.tolist(), "alpha_max": h.alpha_max.tolist(), "train_loss": h.train_loss.tolist(),
+            "zeta0": h.zeta0, "L_star": h.L_star, "diverged": h.diverged, "message": h.message,
+            "steps_done": h.steps_done, "warnings": [str(w.message) for w in caught]}

@@ -213,6 +213,11 @@ def train_gd(problem: Problem, H: int, *, steps: int, seed: int | None = 0, eta_
     ``EXPLODE_FACTOR`` times the initial loss, stops training with a :class:`TrainingDiverged` warning naming
     the likely cause; ``History.diverged`` is then True and the final ``Q``, ``w`` are the last finite ones.
 
+    ``objective="population"``: Adam on the exact population loss of Lemma 5 (its exact gradient, §6.3)
+    instead of mini-batches (no training set is drawn; ``batch`` and ``n_train`` are not used): the reading
+    of the paper's Figure 4 text, which trains on the population loss (9). ``History.train_loss`` then holds
+    the population loss of the step.
+
     ``dtype=np.float32`` takes the steps in float32 (the recorded losses are still evaluated in float64).
 
     Derived and checked in ``book/ch08_convergence``.
@@ -245,7 +250,7 @@ def train_gd(problem: Problem, H: int, *, steps: int, seed: int | None = 0, eta_
 def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr: float = 1e-4,
                batch: int = 256, n_train: int = 10_000, betas=(0.9, 0.999), adam_eps: float = 1e-8,
                gamma=None, record_every: int | None = None, progress: bool = False, beta: float = 1.0,
-               init=None, callback=None, dtype=np.float64) -> History:
+               init=None, callback=None, dtype=np.float64, objective: str = "minibatch") -> History:
     """The paper's experimental protocol (§4): Adam (``lr``, ``betas``, ``adam_eps``; :func:`adam_update`) on
     mini-batches of ``batch`` prompts, reshuffled each epoch, from a fixed training set of ``n_train`` prompts
     with λ ~ N(0, I_m); returns a :class:`History` whose ``loss`` is the exact population loss at each record
@@ -255,12 +260,19 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
     used to report α = w/γ. ``init``, ``callback``, ``record_every`` and divergence as in :func:`train_gd`; on
     divergence the returned ``Q``, ``w`` are those of the last recorded finite step.
 
+    ``objective="population"``: Adam on the exact population loss of Lemma 5 (its exact gradient, §6.3)
+    instead of mini-batches (no training set is drawn; ``batch`` and ``n_train`` are not used): the reading
+    of the paper's Figure 4 text, which trains on the population loss (9). ``History.train_loss`` then holds
+    the population loss of the step.
+
     ``dtype=np.float32`` takes the steps in float32 (parameters, moments, training prompts, gradients); the
     recorded population loss, ζ and everything else recorded are still evaluated in float64. The random draws
     are those of the float64 run.
 
     Derived and checked in ``book/ch09_heads``.
     """
+    if objective not in ("minibatch", "population"):
+        raise ValueError(f"objective must be 'minibatch' or 'population', got {objective!r}")
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr (Adam's learning rate) must be finite and > 0, got {lr!r}")
     if not isinstance(batch, (int, np.integer)) or batch < 1:
@@ -272,23 +284,28 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
     Q, w, rng, fast = run.Q, run.w, run.rng, run.fast
     t = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _, y_train = sample_prompts(problem, n_train, rng=rng)
-        y_train = y_train.astype(run.dtype, copy=False)
+        minibatch = objective == "minibatch"
+        if minibatch:
+            _, y_train = sample_prompts(problem, n_train, rng=rng)
+            y_train = y_train.astype(run.dtype, copy=False)
         b1, b2 = betas
         mQ, vQ = np.zeros_like(Q), np.zeros_like(Q)
         mw, vw = np.zeros_like(w), np.zeros_like(w)
         tmpQ, tmpw = np.empty_like(Q), np.empty_like(w)
         run.record(0, Q, w, run.exact_loss(Q, w))
         last_good = (0, Q.copy(), w.copy())
-        order = rng.permutation(n_train)
+        order = rng.permutation(n_train) if minibatch else None
         pos = 0
         tl_init = None
         while t < steps:
-            if pos >= n_train:
-                order, pos = rng.permutation(n_train), 0
-            idx = order[pos:pos + batch]
-            pos += batch
-            tl, gQ, gw = empirical_loss_and_grad(fast, Q, w, y_train[idx], checked=False)
+            if minibatch:
+                if pos >= n_train:
+                    order, pos = rng.permutation(n_train), 0
+                idx = order[pos:pos + batch]
+                pos += batch
+                tl, gQ, gw = empirical_loss_and_grad(fast, Q, w, y_train[idx], checked=False)
+            else:
+                tl, gQ, gw = _pop(fast, Q, w)
             if tl_init is None:
                 tl_init = tl
             if not np.isfinite(tl) or tl > EXPLODE_FACTOR * tl_init:

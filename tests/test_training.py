@@ -121,3 +121,22 @@ def test_float32_gd_descends_like_float64(small):
     assert not np.array_equal(h32.gap, h64.gap)
     with pytest.raises(ValueError, match="dtype"):
         ic.train_gd(small, 8, steps=1, dtype=np.float16)
+
+
+def test_adam_on_the_population_objective_is_adam_on_the_exact_gradient(small):
+    """objective="population": every step is Adam (Kingma & Ba) on the exact gradient of Lemma 5, so a plain
+    loop of population_grad + adam_update reproduces the run; a run that still used mini-batches would not."""
+    from iclbook.training import adam_update
+    h = ic.train_adam(small, 6, steps=25, seed=3, lr=0.01, record_every=5, objective="population")
+    Q, w = ic.init_params(small, 6, rng=np.random.default_rng(3))
+    bufs = [(np.zeros_like(x), np.zeros_like(x), np.empty_like(x)) for x in (Q, w)]
+    for t in range(1, 26):
+        gQ, gw = ic.population_grad(small, Q, w)
+        for p_, g_, (m1, m2, tmp) in zip((Q, w), (gQ, gw), bufs):
+            adam_update(p_, g_, m1, m2, tmp, t, 0.01, 0.9, 0.999, 1e-8)
+    np.testing.assert_allclose(h.Q, Q, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.w, w, rtol=1e-12, atol=1e-14)
+    hm = ic.train_adam(small, 6, steps=25, seed=3, lr=0.01, record_every=5, batch=4, n_train=8)
+    assert np.max(np.abs(hm.w - w)) > 1e-6
+    with pytest.raises(ValueError, match="objective"):
+        ic.train_adam(small, 6, steps=1, objective="exact")
