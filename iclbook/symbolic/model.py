@@ -7,7 +7,8 @@ check it with ``sp.simplify(lhs - rhs) == 0``.
 - :func:`model_symbols`, :func:`theta_symbols` — symbols for tokens v_k, prompt labels y, key–query
   matrices Q_h and output weights w_{h,k} (§2);
 - :func:`embedding` — E_P = [V_N; yᵀ] (eq. 2) and E = [V; (y, 0)ᵀ] (eq. 4, the literal reading);
-- :func:`attention_output` — the general multi-head attention T(E) (eqs. 5–6);
+- :func:`attention_output`, :func:`attention_predictions` — the general multi-head attention T(E) and its
+  diagonal, the predictions (eqs. 5–6);
 - :func:`restricted_weights` — the restricted W^Q_h, W^K_h, W^V_h, W^O (eq. 7);
 - :func:`attention_column`, :func:`eq8_predictions` — s^h_k and ŷ_k = Σ_h w_{h,k} yᵀ s^h_k (eq. 8);
 - :func:`ridge_objective`, :func:`ridge_solution` — eqs. (20) and (25) with a penalty ``reg`` (mτ or Nτ);
@@ -22,7 +23,7 @@ from .core import softmax, symbol_matrix, symbol_vector
 
 __all__ = [
     "model_symbols", "theta_symbols", "attention_column", "embedding", "restricted_weights", "attention_output",
-    "eq8_predictions", "ridge_objective", "ridge_solution", "gaussian_log_posterior",
+    "attention_predictions", "eq8_predictions", "ridge_objective", "ridge_solution", "gaussian_log_posterior",
 ]
 
 
@@ -84,6 +85,13 @@ def attention_output(EP, E, WQ, WK, WV, WO) -> sp.Matrix:
     """T(E) = W^O [head_1(E); …; head_H(E)], head_h(E) = W^V_h E_P softmax((W^K_h E_P)ᵀ (W^Q_h E)) (eqs. 5–6)."""
     heads = [Wv * EP * softmax((Wk * EP).T * (Wq * E)) for Wq, Wk, Wv in zip(WQ, WK, WV)]
     return WO * sp.Matrix.vstack(*heads)
+
+
+def attention_predictions(EP, E, WQ, WK, WV, WO) -> sp.Matrix:
+    """The predictions ŷ_k = T(E)_{kk} of the attention layer with any weights, as a K×1 matrix (§2, eqs. 5–6;
+    ``book/ch02_transformer``). With the weights of eq. (7) they are eq. (8) (:func:`eq8_predictions`)."""
+    T = attention_output(EP, E, WQ, WK, WV, WO)
+    return sp.Matrix([T[k, k] for k in range(T.shape[0])])
 
 
 def eq8_predictions(V: sp.Matrix, y: sp.Matrix, Q: list, w: sp.Matrix, N: int) -> sp.Matrix:
