@@ -51,7 +51,8 @@ def feature_space_labels(problem: Problem, lam, rng, n: int | None = None):
 
 
 def nested_task(m: int, *, seed: int = 0, decay: float = 0.0) -> np.ndarray:
-    """A task λ ∈ R^m: the first m entries of one fixed draw λ_i = g_i / j(i)^decay, g ~ N(0, I_{M_MAX}).
+    """A task λ ∈ R^m (paper §2; ``book/ch01_setting``): the first m entries of one fixed draw
+    λ_i = g_i / j(i)^decay, g ~ N(0, I_{M_MAX}).
 
     j(i) is the harmonic of the i-th Fourier feature (0 for the constant, then 1, 1, 2, 2, …). With
     ``decay = 0`` the entries are standard normal (Assumption 1's moments); ``decay > 0`` damps the higher
@@ -98,7 +99,8 @@ class CircleExample:
 def circle_example(N: int, m: int, tau: float, *, K: int = 40, seed: int = 0, task_seed: int = 1,
                    noise_seed: int = 2, decay: float = 0.5, penalties=("m_tau",), grid_size: int = 400,
                    noiseless: bool = False) -> CircleExample:
-    """The data of one circle picture: K tokens on the unit circle, the first N in the prompt (paper §2).
+    """The data of one circle picture: K tokens on the unit circle, the first N in the prompt (paper §2,
+    eq. 1; ``book/ch01_setting``, ``book/ch03_ridge``).
 
     Tokens and features come from ``make_problem(K, N, 2, m, tau, seed=seed, features="fourier")`` (the
     angles depend only on K and ``seed``, so pictures for different N, m, τ share their tokens). The task

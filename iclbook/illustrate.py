@@ -31,7 +31,7 @@ def _pyplot():
 
 
 def angle_axis(ax):
-    """Format the x axis as the token angle θ ∈ [0, 2π] with ticks at multiples of π/2."""
+    """Format the x axis as the token angle θ ∈ [0, 2π] with ticks at multiples of π/2 (``book/ch01_setting``)."""
     ax.set_xlim(0, 2 * np.pi)
     ax.set_xticks([0, np.pi / 2, np.pi, 3 * np.pi / 2, 2 * np.pi], ["0", r"$\pi/2$", r"$\pi$", r"$3\pi/2$", r"$2\pi$"])
     ax.set_xlabel(r"angle $\theta$ of the token")
@@ -45,7 +45,7 @@ _CURVE_COLORS = {"m_tau": "ridge", "N_tau": "best", "zero": "grey"}
 
 
 def draw_tokens(ax, ex: CircleExample, *, legend: bool = True):
-    """The dictionary on the unit circle: prompt tokens filled, unseen tokens hollow."""
+    """The dictionary of §2 on the unit circle: prompt tokens filled, unseen tokens hollow (``book/ch01_setting``)."""
     from .plotting import COLORS
     c = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(c), np.sin(c), color=COLORS["grey"], lw=0.8)
@@ -63,7 +63,8 @@ def draw_tokens(ax, ex: CircleExample, *, legend: bool = True):
 
 
 def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool = True, title: str | None = None):
-    """Template λᵀf over the angle, the N prompt labels, the unseen tokens' labels (hollow) and the ridge curves."""
+    """Template λᵀf over the angle, the N prompt labels, the unseen tokens' labels (hollow) and the ridge
+    curves of eqs. (20) and (25) (``book/ch01_setting``, ``book/ch03_ridge``)."""
     from .plotting import COLORS
     N = ex.N
     ax.plot(ex.grid, ex.template, color="black", lw=1.2, label=r"template $\lambda^\top f(\theta)$")
@@ -120,8 +121,8 @@ def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None =
 
 
 def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5):
-    """A grid of :func:`draw_templates` panels; ``examples`` is a list of rows of
-    :class:`iclbook.circle.CircleExample`.
+    """A grid of :func:`draw_templates` panels (``book/ch01_setting``, ``book/ch03_ridge``); ``examples`` is a
+    list of rows of :class:`iclbook.circle.CircleExample`.
 
     Each panel is titled with its (N, m, τ); one shared legend goes below the grid. Returns the figure.
     """
@@ -174,7 +175,8 @@ def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, heigh
 
 def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once") -> str:
     """``anim.to_jshtml()`` at ``dpi``, with matplotlib's random element id replaced by one derived from
-    ``name`` (unique per page), so the stored HTML is the same on every run (strict nbval compares it).
+    ``name`` (unique per page), so the stored HTML is the same on every run (strict nbval compares it;
+    ``book/ch01_setting``).
     """
     import matplotlib as mpl
     with mpl.rc_context({"savefig.dpi": dpi}):

@@ -69,7 +69,8 @@ def satisfies_assumption3(VN, tol: float = 0.0) -> bool:
 
 @dataclass(frozen=True)
 class Problem:
-    """A fixed dictionary, its representations, the prompt length and the noise level (paper §2).
+    """A fixed dictionary, its representations, the prompt length and the noise level (paper §2;
+    ``book/ch01_setting``).
 
     Parameters
     ----------
@@ -164,7 +165,7 @@ class Problem:
     # ---- derived matrices (eqs. 12, 34, 36) ----------------------------------------------------
     @cached_property
     def VN(self) -> np.ndarray:
-        """The prompt tokens V_N = (v_1, …, v_N), shape (d, N) (eq. 3)."""
+        """The prompt tokens V_N = (v_1, …, v_N), shape (d, N) (eq. 3; ``book/ch02_transformer``)."""
         return _ro(self.V[:, : self.N])
 
     @cached_property
@@ -179,7 +180,7 @@ class Problem:
 
     @cached_property
     def Z(self) -> np.ndarray:
-        """Prompt features Z = (f(v_1), …, f(v_N)), shape (m, N) (eq. 12)."""
+        """Prompt features Z = (f(v_1), …, f(v_N)), shape (m, N) (eq. 12; ``book/ch03_ridge``)."""
         return _ro(self.Zt[:, : self.N])
 
     @cached_property
@@ -190,7 +191,8 @@ class Problem:
 
     @cached_property
     def Zbar(self) -> np.ndarray:
-        """Z̄ = (ZᵀZ + mτ I_N)^(1/2), the symmetric positive-definite square root (eq. 12)."""
+        """Z̄ = (ZᵀZ + mτ I_N)^(1/2), the symmetric positive-definite square root
+        (eq. 12; ``book/ch04_loss``)."""
         ev, U = np.linalg.eigh(self.Zbar2)
         return _ro((U * np.sqrt(ev)) @ U.T)
 
@@ -244,7 +246,8 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 def fourier_features(m: int):
-    """The Fourier basis on the unit circle: f(v) = (1, √2 cos θ, √2 sin θ, √2 cos 2θ, …)[:m], θ = atan2(v₂, v₁).
+    """The Fourier basis on the unit circle, the book's representation f of §2 (``book/ch01_setting``):
+    f(v) = (1, √2 cos θ, √2 sin θ, √2 cos 2θ, …)[:m], θ = atan2(v₂, v₁).
 
     Orthonormal for θ uniform on [0, 2π). Returns a callable f: R² → R^m, for tokens with d = 2, so
     that a template λᵀf can be drawn as a curve over the angle.
@@ -260,7 +263,8 @@ def fourier_features(m: int):
 
 
 def fourier_basis(theta, m: int) -> np.ndarray:
-    """The m Fourier features evaluated at angles ``theta`` (any shape); returns shape (m, *theta.shape)."""
+    """The m Fourier features evaluated at angles ``theta`` (any shape); returns shape (m, *theta.shape)
+    (``book/ch01_setting``)."""
     theta = np.asarray(theta, dtype=np.float64)
     rows = [np.ones_like(theta)]
     j = 1
@@ -274,7 +278,7 @@ def fourier_basis(theta, m: int) -> np.ndarray:
 
 def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, features="gaussian",
                  unit_tokens: bool = True) -> Problem:
-    """A random problem as in the paper's experiments (§4).
+    """A random problem as in the paper's experiments (§4; ``book/ch02_transformer`` onwards).
 
     Tokens: i.i.d. standard Gaussian in R^d, normalised to unit norm (the theory's §2 setting; pass
     ``unit_tokens=False`` for the raw Gaussian tokens of the experiments, whose normalisation the paper

@@ -28,7 +28,7 @@ __all__ = [
 
 
 def model_symbols(d: int, N: int, K: int, H: int) -> dict:
-    """Symbols of the model at sizes (d, N, K, H) (paper §2).
+    """Symbols of the model at sizes (d, N, K, H) (paper §2; ``book/ch02_transformer``).
 
     Returns a dict with ``V`` (d×K, column k the token v_k), ``y`` (N×1, the prompt labels), ``Q`` (a list
     of H d×d matrices Q_h) and ``w`` (H×K, entry (h, k) the output weight w_{h,k}), from :func:`theta_symbols`.
@@ -42,14 +42,16 @@ def model_symbols(d: int, N: int, K: int, H: int) -> dict:
 
 
 def theta_symbols(d: int, K: int, H: int):
-    """Symbolic parameters θ: a list of H matrices Q_h (d×d, symbols q^{(h)}_{ab}) and w (H×K, symbols w_{h,k})."""
+    """Symbolic parameters θ (eq. 8; ``book/ch02_transformer``): a list of H matrices Q_h (d×d, symbols
+    q^{(h)}_{ab}) and w (H×K, symbols w_{h,k})."""
     Q = [symbol_matrix(f"q^{{({h + 1})}}", d, d) for h in range(H)]
     w = sp.Matrix(H, K, lambda h, k: sp.Symbol(f"w_{{{h + 1},{k + 1}}}", real=True))
     return Q, w
 
 
 def attention_column(VN: sp.Matrix, Qh: sp.Matrix, vk: sp.Matrix) -> sp.Matrix:
-    """s^h_k = softmax(V_Nᵀ Q_h v_k) ∈ R^N: head h's attention of token k over the N prompt positions (eqs. 8, 13)."""
+    """s^h_k = softmax(V_Nᵀ Q_h v_k) ∈ R^N: head h's attention of token k over the N prompt positions
+    (eqs. 8, 13; ``book/ch02_transformer``)."""
     return softmax(VN.T * Qh * vk)
 
 
@@ -82,7 +84,8 @@ def restricted_weights(Q: list, w: sp.Matrix, d: int, K: int):
 
 
 def attention_output(EP, E, WQ, WK, WV, WO) -> sp.Matrix:
-    """T(E) = W^O [head_1(E); …; head_H(E)], head_h(E) = W^V_h E_P softmax((W^K_h E_P)ᵀ (W^Q_h E)) (eqs. 5–6)."""
+    """T(E) = W^O [head_1(E); …; head_H(E)], head_h(E) = W^V_h E_P softmax((W^K_h E_P)ᵀ (W^Q_h E))
+    (eqs. 5–6; ``book/ch02_transformer``)."""
     heads = [Wv * EP * softmax((Wk * EP).T * (Wq * E)) for Wq, Wk, Wv in zip(WQ, WK, WV)]
     return WO * sp.Matrix.vstack(*heads)
 
@@ -95,7 +98,7 @@ def attention_predictions(EP, E, WQ, WK, WV, WO) -> sp.Matrix:
 
 
 def eq8_predictions(V: sp.Matrix, y: sp.Matrix, Q: list, w: sp.Matrix, N: int) -> sp.Matrix:
-    """ŷ_k = Σ_h w_{h,k} yᵀ softmax(V_Nᵀ Q_h v_k), k = 1..K (eq. 8), as a K×1 matrix."""
+    """ŷ_k = Σ_h w_{h,k} yᵀ softmax(V_Nᵀ Q_h v_k), k = 1..K (eq. 8; ``book/ch02_transformer``), as a K×1 matrix."""
     K = V.shape[1]
     VN = V[:, :N]
     out = []
@@ -108,14 +111,15 @@ def eq8_predictions(V: sp.Matrix, y: sp.Matrix, Q: list, w: sp.Matrix, N: int) -
 
 
 def ridge_objective(Z: sp.Matrix, y: sp.Matrix, lam: sp.Matrix, reg):
-    """J(λ) = (1/2N) Σ_i (y_i − λᵀ z_i)² + (reg/2N) ‖λ‖² (eqs. 20 and 25; reg = mτ gives (20), reg = Nτ gives (25))."""
+    """J(λ) = (1/2N) Σ_i (y_i − λᵀ z_i)² + (reg/2N) ‖λ‖² (eqs. 20 and 25; reg = mτ gives (20), reg = Nτ gives
+    (25); ``book/ch03_ridge``)."""
     N = Z.shape[1]
     r = y - Z.T * lam
     return (r.T * r)[0, 0] / (2 * N) + reg * (lam.T * lam)[0, 0] / (2 * N)
 
 
 def ridge_solution(Z: sp.Matrix, y: sp.Matrix, reg) -> sp.Matrix:
-    """The closed form λ̂ = (Z Zᵀ + reg·I_m)⁻¹ Z y (eqs. 20, 25)."""
+    """The closed form λ̂ = (Z Zᵀ + reg·I_m)⁻¹ Z y (eqs. 20, 25; ``book/ch03_ridge``)."""
     m = Z.shape[0]
     return (Z * Z.T + reg * sp.eye(m)).inv() * Z * y
 
