@@ -23,9 +23,9 @@ def embed(problem: Problem, y) -> tuple[np.ndarray, np.ndarray]:
     """The prompt embedding E_P = [V_N; yᵀ] ∈ R^{(d+1)×N} (eq. 2) and
     E = [V; (y, 0)ᵀ] ∈ R^{(d+1)×K} (eq. 4).
 
-    ``y`` holds the N prompt labels (shape (N,) or (K,), only the first N
-    are read). E lists the whole dictionary with a zero label slot for the
-    K − N unlabelled tokens (the book's reading of eq. 4,
+    ``y`` holds the N prompt labels (shape (N,) or (K,), only the first
+    N are read). E lists the whole dictionary with a zero label slot for
+    the K − N unlabelled tokens (the book's reading of eq. 4,
     ``book/ch02_transformer``; the other reading gives the same
     prediction).
     """

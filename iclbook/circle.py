@@ -27,16 +27,17 @@ __all__ = ["M_MAX", "feature_space_labels", "nested_task", "CircleExample", "cir
 M_MAX = 41
 
 
-def feature_space_labels(problem: Problem, lam, rng, n: int | None = None):
+def feature_space_labels(problem: Problem, lam, rng,
+                         n: int | None = None):
     """Labels of eq. (1), drawn literally (``book/ch01_setting``):
     y_k = λᵀ(z_k + ε_k), ε_k ~ N(0, τ I_m) i.i.d., k = 1..K.
 
     ``lam`` has shape (m,). Returns ``(y, eps)`` with y of shape (K,) and
     the noise matrix eps of shape (m, K); with ``n`` given, n independent
     draws: y of shape (n, K) and eps of shape (n, m, K).
-    (:func:`iclbook.sample_prompts` draws the same law in the reduced form
-    λᵀε_k ~ N(0, τ‖λ‖²); chapter 1 checks that the two agree.) ``rng`` is
-    a ``numpy.random.Generator``.
+    (:func:`iclbook.sample_prompts` draws the same law in the reduced
+    form λᵀε_k ~ N(0, τ‖λ‖²); chapter 1 checks that the two agree.)
+    ``rng`` is a ``numpy.random.Generator``.
     """
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != (problem.m,):

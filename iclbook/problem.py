@@ -49,7 +49,7 @@ def assumption3_gaps(VN) -> np.ndarray:
     """
     VN = np.asarray(VN, dtype=np.float64)
     if VN.ndim != 2:
-        raise ValueError(f"VN must be a d×N matrix, got shape {VN.shape}")
+        raise ValueError(f"VN must be a d×N matrix, got {VN.shape}")
     if VN.shape[1] < 2:
         return np.full(VN.shape[0], np.inf)
     return np.min(np.diff(np.sort(VN, axis=1), axis=1), axis=1)
@@ -60,9 +60,9 @@ def satisfies_assumption3(VN, tol: float = 0.0) -> bool:
     V_N = (v_1, …, v_N) has pairwise distinct entries, i.e.
     :func:`assumption3_gaps` has an entry above ``tol``.
 
-    ``tol = 0`` is the exact statement (:class:`Problem` uses it); a small
-    positive ``tol`` treats values that agree up to rounding as equal (for
-    tokens computed in floating point, e.g. rotated angles).
+    ``tol = 0`` is the exact statement (:class:`Problem` uses it); a
+    small positive ``tol`` treats values that agree up to rounding as
+    equal (for tokens computed in floating point, e.g. rotated angles).
     """
     return bool(np.any(assumption3_gaps(VN) > tol))
 
@@ -185,7 +185,8 @@ class Problem:
 
     @cached_property
     def Zbar2(self) -> np.ndarray:
-        """Z̄² = ZᵀZ + mτ I_N, shape (N, N) (eq. 12; ``book/ch04_loss``)."""
+        """Z̄² = ZᵀZ + mτ I_N, shape (N, N)
+        (eq. 12; ``book/ch04_loss``)."""
         Z = self.Z
         return _ro(Z.T @ Z + self.m * self.tau * np.eye(self.N))
 
@@ -320,8 +321,9 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
 
 def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0,
                    lam_std=1.0):
-    """Draw n tasks and their noisy labels (eq. 1; ``book/ch01_setting``):
-    returns ``(lam, y)`` of shapes (n, m) and (n, K).
+    """Draw n tasks and their noisy labels (eq. 1;
+    ``book/ch01_setting``): returns ``(lam, y)`` of shapes (n, m) and
+    (n, K).
 
     λ ~ N(lam_mean·1, lam_std² I_m) (training: N(0, I); the paper's
     out-of-domain tasks: mean 1, std 2) and y_k = λᵀ(f(v_k) + ε_k) with
@@ -340,5 +342,6 @@ def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0,
     lam = lam_mean + lam_std * rng.standard_normal((n, problem.m))
     lam_norm = np.linalg.norm(lam, axis=1, keepdims=True)
     noise_sd = np.sqrt(problem.tau) * lam_norm          # sd of λᵀε_k
-    y = lam @ problem.Zt + noise_sd * rng.standard_normal((n, problem.K))
+    noise = noise_sd * rng.standard_normal((n, problem.K))
+    y = lam @ problem.Zt + noise
     return lam, y
