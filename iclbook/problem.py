@@ -342,6 +342,6 @@ def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0,
     lam = lam_mean + lam_std * rng.standard_normal((n, problem.m))
     lam_norm = np.linalg.norm(lam, axis=1, keepdims=True)
     noise_sd = np.sqrt(problem.tau) * lam_norm          # sd of λᵀε_k
-    noise = noise_sd * rng.standard_normal((n, problem.K))
-    y = lam @ problem.Zt + noise
+    y = lam @ problem.Zt + noise_sd * rng.standard_normal(
+        (n, problem.K))
     return lam, y
