@@ -27,26 +27,33 @@ __all__ = ["M_MAX", "feature_space_labels", "nested_task", "CircleExample", "cir
 M_MAX = 41
 
 
-def feature_space_labels(problem: Problem, lam, rng, n: int | None = None):
-    """Labels of eq. (1), drawn literally: y_k = λᵀ(z_k + ε_k), ε_k ~ N(0, τ I_m) i.i.d., k = 1..K.
+def feature_space_labels(problem: Problem, lam, rng,
+                         n: int | None = None):
+    """Labels of eq. (1), drawn literally (``book/ch01_setting``):
+    y_k = λᵀ(z_k + ε_k), ε_k ~ N(0, τ I_m) i.i.d., k = 1..K.
 
-    ``lam`` has shape (m,). Returns ``(y, eps)`` with y of shape (K,) and the noise matrix eps of shape
-    (m, K); with ``n`` given, n independent draws: y of shape (n, K) and eps of shape (n, m, K).
-    (:func:`iclbook.sample_prompts` draws the same law in the reduced form λᵀε_k ~ N(0, τ‖λ‖²); chapter 1
-    checks that the two agree.) ``rng`` is a ``numpy.random.Generator``.
+    ``lam`` has shape (m,). Returns ``(y, eps)`` with y of shape (K,) and
+    the noise matrix eps of shape (m, K); with ``n`` given, n independent
+    draws: y of shape (n, K) and eps of shape (n, m, K).
+    (:func:`iclbook.sample_prompts` draws the same law in the reduced
+    form λᵀε_k ~ N(0, τ‖λ‖²); chapter 1 checks that the two agree.)
+    ``rng`` is a ``numpy.random.Generator``.
     """
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != (problem.m,):
-        raise ValueError(f"lam must have shape (m,) = ({problem.m},), got {lam.shape}")
+        raise ValueError(f"lam must have shape (m,) = ({problem.m},), "
+                         f"got {lam.shape}")
     check_rng(rng)
-    shape = (problem.m, problem.K) if n is None else (n, problem.m, problem.K)
+    m, K = problem.m, problem.K
+    shape = (m, K) if n is None else (n, m, K)
     eps = np.sqrt(problem.tau) * rng.standard_normal(shape)
     y = lam @ (problem.Zt + eps)
     return y, eps
 
 
 def nested_task(m: int, *, seed: int = 0, decay: float = 0.0) -> np.ndarray:
-    """A task λ ∈ R^m: the first m entries of one fixed draw λ_i = g_i / j(i)^decay, g ~ N(0, I_{M_MAX}).
+    """A task λ ∈ R^m (paper §2; ``book/ch01_setting``): the first m entries of one fixed draw
+    λ_i = g_i / j(i)^decay, g ~ N(0, I_{M_MAX}).
 
     j(i) is the harmonic of the i-th Fourier feature (0 for the constant, then 1, 1, 2, 2, …). With
     ``decay = 0`` the entries are standard normal (Assumption 1's moments); ``decay > 0`` damps the higher
@@ -93,7 +100,8 @@ class CircleExample:
 def circle_example(N: int, m: int, tau: float, *, K: int = 40, seed: int = 0, task_seed: int = 1,
                    noise_seed: int = 2, decay: float = 0.5, penalties=("m_tau",), grid_size: int = 400,
                    noiseless: bool = False) -> CircleExample:
-    """The data of one circle picture: K tokens on the unit circle, the first N in the prompt (paper §2).
+    """The data of one circle picture: K tokens on the unit circle, the first N in the prompt (paper §2,
+    eq. 1; ``book/ch01_setting``, ``book/ch03_ridge``).
 
     Tokens and features come from ``make_problem(K, N, 2, m, tau, seed=seed, features="fourier")`` (the
     angles depend only on K and ``seed``, so pictures for different N, m, τ share their tokens). The task

@@ -1,10 +1,11 @@
-"""Drawings of Part I's running example (chapters 1 and 3): tokens on the unit circle.
+"""Drawings of Part I (chapters 1–3): the running example on the unit circle, and chapter 2's one-head bound.
 
-Only draws; the data come from :mod:`iclbook.circle`. :func:`angle_axis`, :func:`draw_tokens`,
+Only draws; the data come from :mod:`iclbook.circle` and the callers. :func:`angle_axis`, :func:`draw_tokens`,
 :func:`draw_templates`, :func:`draw_explore` (chapter 1's two-panel picture, drawn by its live widget and by
 its static companions alike), :func:`small_multiples`, :func:`prompt_growth_animation` and
 :func:`animation_html` (a slider over precomputed frames that works in static HTML, with no kernel and no
-network). matplotlib is imported when a drawing is made, not when this module is imported.
+network); :func:`draw_one_head` (chapter 2: what one head can fit, against the bound of §3.3).
+matplotlib is imported when a drawing is made, not when this module is imported.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .circle import CircleExample, circle_example
 
 __all__ = [
     "angle_axis", "draw_tokens", "draw_templates", "draw_explore", "small_multiples",
-    "prompt_growth_animation", "animation_html",
+    "prompt_growth_animation", "animation_html", "draw_one_head",
 ]
 
 
@@ -30,7 +31,7 @@ def _pyplot():
 
 
 def angle_axis(ax):
-    """Format the x axis as the token angle θ ∈ [0, 2π] with ticks at multiples of π/2."""
+    """Format the x axis as the token angle θ ∈ [0, 2π] with ticks at multiples of π/2 (``book/ch01_setting``)."""
     ax.set_xlim(0, 2 * np.pi)
     ax.set_xticks([0, np.pi / 2, np.pi, 3 * np.pi / 2, 2 * np.pi], ["0", r"$\pi/2$", r"$\pi$", r"$3\pi/2$", r"$2\pi$"])
     ax.set_xlabel(r"angle $\theta$ of the token")
@@ -43,8 +44,8 @@ _LABELS = {"m_tau": r"ridge, penalty $m\tau$ (transformer's limit)",
 _CURVE_COLORS = {"m_tau": "ridge", "N_tau": "best", "zero": "grey"}
 
 
-def draw_tokens(ax, ex: CircleExample):
-    """The dictionary on the unit circle: prompt tokens filled, unseen tokens hollow."""
+def draw_tokens(ax, ex: CircleExample, *, legend: bool = True):
+    """The dictionary of §2 on the unit circle: prompt tokens filled, unseen tokens hollow (``book/ch01_setting``)."""
     from .plotting import COLORS
     c = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(c), np.sin(c), color=COLORS["grey"], lw=0.8)
@@ -53,15 +54,17 @@ def draw_tokens(ax, ex: CircleExample):
     ax.plot(V[0, :N], V[1, :N], "o", color=COLORS["data"], ms=6, label=f"prompt tokens (N = {N})")
     ax.set_aspect("equal")
     ax.set_xlim(-1.25, 1.25)
-    ax.set_ylim(-1.25, 1.6)
+    ax.set_ylim(-1.25, 1.6 if legend else 1.25)
     ax.set_xlabel(r"$v_1 = \cos\theta$")
     ax.set_ylabel(r"$v_2 = \sin\theta$")
-    ax.legend(loc="upper center", ncol=1)
+    if legend:
+        ax.legend(loc="upper center", ncol=1)
     return ax
 
 
 def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool = True, title: str | None = None):
-    """Template λᵀf over the angle, the N prompt labels, the unseen tokens' labels (hollow) and the ridge curves."""
+    """Template λᵀf over the angle, the N prompt labels, the unseen tokens' labels (hollow) and the ridge
+    curves of eqs. (20) and (25) (``book/ch01_setting``, ``book/ch03_ridge``)."""
     from .plotting import COLORS
     N = ex.N
     ax.plot(ex.grid, ex.template, color="black", lw=1.2, label=r"template $\lambda^\top f(\theta)$")
@@ -81,12 +84,13 @@ def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool =
 
 
 def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None = None, width: float = 9.5,
-                 height: float = 3.9):
+                 height: float = 4.4):
     """Chapter 1's picture of one circle example: the dictionary on the circle (left, :func:`draw_tokens`)
     and the template, the labels and the ridge curve over the angle (right, :func:`draw_templates`): the
     paper's setting (§2, eq. 1) with the ridge template of eq. (20).
 
-    The one drawing of chapter 1's explorer. The live widget (sliders for N, m and τ) calls it at every
+    One legend for both panels goes below them, where it hides no data. The one drawing of chapter 1's
+    explorer. The live widget (sliders for N, m and τ) calls it at every
     slider position, and its static companions in the HTML book call it at fixed values: the chapter's
     first figure (the sliders' defaults) and every frame of :func:`prompt_growth_animation`. So the
     live and the static pictures cannot drift apart.
@@ -101,17 +105,24 @@ def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None =
     ax_tok, ax_tpl = axes
     ax_tok.clear()
     ax_tpl.clear()
-    draw_tokens(ax_tok, ex)
-    draw_templates(ax_tpl, ex, title=title)
+    draw_tokens(ax_tok, ex, legend=False)
+    draw_templates(ax_tpl, ex, title=title, legend=False)
     ax_tpl.set_ylabel("label")
     if ylim is not None:
         ax_tpl.set_ylim(*ylim)
-    return ax_tpl.figure
+    fig = ax_tpl.figure
+    for old in list(fig.legends):                # a frame of an animation replaces the previous legend
+        old.remove()
+    handles, labels = ax_tpl.get_legend_handles_labels()
+    both = {"unseen labels (hidden)": f"unseen tokens and their labels ({ex.problem.K - ex.N})",
+            f"prompt labels (N = {ex.N})": f"prompt tokens and their labels (N = {ex.N})"}
+    fig.legend(handles, [both.get(lb, lb) for lb in labels], loc="outside lower center", ncol=2)
+    return fig
 
 
 def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5):
-    """A grid of :func:`draw_templates` panels; ``examples`` is a list of rows of
-    :class:`iclbook.circle.CircleExample`.
+    """A grid of :func:`draw_templates` panels (``book/ch01_setting``, ``book/ch03_ridge``); ``examples`` is a
+    list of rows of :class:`iclbook.circle.CircleExample`.
 
     Each panel is titled with its (N, m, τ); one shared legend goes below the grid. Returns the figure.
     """
@@ -131,7 +142,7 @@ def small_multiples(examples, *, row_labels=None, col_labels=None, width: float 
     return fig
 
 
-def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, height: float = 3.9, interval: int = 700,
+def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, height: float = 4.4, interval: int = 700,
                             **kw):
     """Frames of :func:`draw_explore` (the picture of chapter 1's live widget) for the prompt lengths ``Ns``
     (one :func:`circle_example` each, same tokens, task and noise; ``kw`` goes to :func:`circle_example`).
@@ -164,7 +175,8 @@ def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, heigh
 
 def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once") -> str:
     """``anim.to_jshtml()`` at ``dpi``, with matplotlib's random element id replaced by one derived from
-    ``name`` (unique per page), so the stored HTML is the same on every run (strict nbval compares it).
+    ``name`` (unique per page), so the stored HTML is the same on every run (strict nbval compares it;
+    ``book/ch01_setting``).
     """
     import matplotlib as mpl
     with mpl.rc_context({"savefig.dpi": dpi}):
@@ -173,3 +185,33 @@ def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once"
     if found is None:
         raise RuntimeError("unexpected to_jshtml output: no _anim_img id found")
     return html.replace(found.group(1), hashlib.md5(name.encode()).hexdigest())
+
+
+def draw_one_head(axes, target, single, multi, *, k: int, unseen, bound, best, H: int, draws: int):
+    """Chapter 2's picture of the one-head limit (the paper's §3.3, ``book/ch02_transformer``).
+
+    Left (``axes[0]``): for token ``k`` (0-based), the target weights a_k (``target``, shape (N,)), the best
+    single-head fit (``single``) and the fit of H heads (``multi``), as bars over the N prompt labels.
+    Right (``axes[1]``): for the tokens ``unseen`` (0-based indices), the lower bound on the single-head
+    residual ‖Z̄(â_k − a_k)‖ (``bound``), the best residual found in ``draws`` random heads (``best``) and the zero residual of H
+    heads. Legends go below the panels. Only draws; returns ``axes``.
+    """
+    from .plotting import COLORS, legend_outside
+    ax, bx = axes
+    x = np.arange(len(target))
+    for shift, vals, color, label in [(-0.25, target, "theory", r"target $a_k$ (column of $A$)"),
+                                      (0.0, single, "grey", "best single head"),
+                                      (0.25, multi, "model", f"H = N = {H} heads")]:
+        ax.bar(x + shift, vals, 0.25, color=COLORS[color], label=label)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [f"$y_{j + 1}$" for j in x])
+    ax.set_title(f"weights on the prompt labels, token k = {k + 1}")
+    legend_outside(ax, loc="lower")
+    t = np.asarray(unseen) + 1
+    bx.plot(t, bound, "s", color=COLORS["theory"], label="distance to one-sign vectors (bound)")
+    bx.plot(t, best, "o", mfc="none", color=COLORS["grey"], label=f"best single head, {draws} draws")
+    bx.plot(t, np.zeros(t.size), "x", color=COLORS["model"], label=f"H = N = {H} heads")
+    bx.set_xlabel("unseen token k")
+    bx.set_ylabel(r"$\|\bar Z(\hat a_k - a_k)\|$")
+    legend_outside(bx, loc="lower")
+    return axes

@@ -14,7 +14,8 @@ import numpy as np
 
 from ._validate import check_int, check_rng, is_int
 
-__all__ = ["Problem", "make_problem", "fourier_features", "fourier_basis", "sample_prompts"]
+__all__ = ["Problem", "make_problem", "fourier_features", "fourier_basis", "sample_prompts",
+           "assumption3_gaps", "satisfies_assumption3"]
 
 _UNIT_TOL = 1e-8
 _MAX_ENTRY = 1e100      # larger entries overflow when squared and summed
@@ -38,9 +39,38 @@ def _as_matrix(x, name: str) -> np.ndarray:
     return a
 
 
+def assumption3_gaps(VN) -> np.ndarray:
+    """For each row (coordinate) of V_N (d×N), the smallest gap between
+    two of its N values (Assumption 3, paper §2; ``book/ch01_setting``).
+
+    Assumption 3 asks for one row whose values are pairwise distinct,
+    i.e. one positive gap. Returns shape (d,); with N = 1 every gap is
+    +inf (a single value is distinct).
+    """
+    VN = np.asarray(VN, dtype=np.float64)
+    if VN.ndim != 2:
+        raise ValueError(f"VN must be a d×N matrix, got {VN.shape}")
+    if VN.shape[1] < 2:
+        return np.full(VN.shape[0], np.inf)
+    return np.min(np.diff(np.sort(VN, axis=1), axis=1), axis=1)
+
+
+def satisfies_assumption3(VN, tol: float = 0.0) -> bool:
+    """Assumption 3 (paper §2; ``book/ch01_setting``): some row of
+    V_N = (v_1, …, v_N) has pairwise distinct entries, i.e.
+    :func:`assumption3_gaps` has an entry above ``tol``.
+
+    ``tol = 0`` is the exact statement (:class:`Problem` uses it); a
+    small positive ``tol`` treats values that agree up to rounding as
+    equal (for tokens computed in floating point, e.g. rotated angles).
+    """
+    return bool(np.any(assumption3_gaps(VN) > tol))
+
+
 @dataclass(frozen=True)
 class Problem:
-    """A fixed dictionary, its representations, the prompt length and the noise level (paper §2).
+    """A fixed dictionary, its representations, the prompt length and the noise level (paper §2;
+    ``book/ch01_setting``).
 
     Parameters
     ----------
@@ -99,15 +129,11 @@ class Problem:
                     f"V: tokens must have unit norm (paper §2, ‖v_k‖ = 1); token {bad[0]} has norm {norms[bad[0]]:.6g}. "
                     "Normalise the columns or pass unit_tokens=False"
                 )
-        VN = V[:, :N]
-        if N > 1:
-            srt = np.sort(VN, axis=1)
-            gaps = np.min(np.diff(srt, axis=1), axis=1)
-            if not np.any(gaps > 0):
-                raise ValueError(
-                    "V: the prompt tokens v_1..v_N violate Assumption 3: no coordinate takes pairwise-distinct "
-                    "values on them (are two prompt tokens equal?)"
-                )
+        if not satisfies_assumption3(V[:, :N]):
+            raise ValueError(
+                "V: the prompt tokens v_1..v_N violate Assumption 3: no coordinate takes pairwise-distinct "
+                "values on them (are two prompt tokens equal?)"
+            )
         Z = Zt[:, :N]
         ev = np.linalg.eigvalsh(Z.T @ Z + Zt.shape[0] * tau * np.eye(N))
         if not (np.all(np.isfinite(ev)) and ev[0] > _COND_MAX_INV * ev[-1]):
@@ -139,7 +165,7 @@ class Problem:
     # ---- derived matrices (eqs. 12, 34, 36) ----------------------------------------------------
     @cached_property
     def VN(self) -> np.ndarray:
-        """The prompt tokens V_N = (v_1, …, v_N), shape (d, N) (eq. 3)."""
+        """The prompt tokens V_N = (v_1, …, v_N), shape (d, N) (eq. 3; ``book/ch02_transformer``)."""
         return _ro(self.V[:, : self.N])
 
     @cached_property
@@ -154,26 +180,30 @@ class Problem:
 
     @cached_property
     def Z(self) -> np.ndarray:
-        """Prompt features Z = (f(v_1), …, f(v_N)), shape (m, N) (eq. 12)."""
+        """Prompt features Z = (f(v_1), …, f(v_N)), shape (m, N) (eq. 12; ``book/ch03_ridge``)."""
         return _ro(self.Zt[:, : self.N])
 
     @cached_property
     def Zbar2(self) -> np.ndarray:
-        """Z̄² = ZᵀZ + mτ I_N, shape (N, N) (eq. 12)."""
+        """Z̄² = ZᵀZ + mτ I_N, shape (N, N)
+        (eq. 12; ``book/ch04_loss``)."""
         Z = self.Z
         return _ro(Z.T @ Z + self.m * self.tau * np.eye(self.N))
 
     @cached_property
     def Zbar(self) -> np.ndarray:
-        """Z̄ = (ZᵀZ + mτ I_N)^(1/2), the symmetric positive-definite square root (eq. 12)."""
+        """Z̄ = (ZᵀZ + mτ I_N)^(1/2), the symmetric positive-definite square root
+        (eq. 12; ``book/ch04_loss``)."""
         ev, U = np.linalg.eigh(self.Zbar2)
         return _ro((U * np.sqrt(ev)) @ U.T)
 
     @cached_property
     def A(self) -> np.ndarray:
-        """The limit matrix A = (ZᵀZ + mτI)⁻¹ (ZᵀZ̃ + mτ [I_N, 0]), shape (N, K) (eq. 34).
+        """The limit matrix A = (ZᵀZ + mτI)⁻¹ (ZᵀZ̃ + mτ [I_N, 0]),
+        shape (N, K) (eq. 34; ``book/ch03_ridge``, ``book/ch04_loss``).
 
-        A[:, :N] = I_N exactly (set, not computed, since it is an identity of exact arithmetic).
+        A[:, :N] = I_N exactly (set, not computed, since it is an
+        identity of exact arithmetic).
         """
         N = self.N
         A = np.empty((N, self.K))
@@ -183,26 +213,31 @@ class Problem:
 
     @cached_property
     def c(self) -> np.ndarray:
-        """Per-token constants of Lemma 5: c_k = 0 for k ≤ N and, for k > N,
+        """Per-token constants of Lemma 5 (eq. 36; ``book/ch04_loss``):
+        c_k = 0 for k ≤ N and, for k > N,
 
         c'_k = ‖z_k‖² + mτ − a_kᵀ Z̄² a_k = mτ + z_kᵀ (I − Z Z̄⁻² Zᵀ) z_k.
 
         Computed without cancellation from the thin SVD Z = U diag(s) Wᵀ:
-        z_kᵀ(I − Z Z̄⁻² Zᵀ)z_k = ‖z_k − UUᵀz_k‖² + Σ_i mτ/(s_i² + mτ) (u_iᵀ z_k)², so c'_k ≥ mτ > 0
-        holds in floating point too.
+        z_kᵀ(I − Z Z̄⁻² Zᵀ)z_k
+          = ‖z_k − UUᵀz_k‖² + Σ_i mτ/(s_i² + mτ) (u_iᵀ z_k)²,
+        so c'_k ≥ mτ > 0 holds in floating point too.
         """
         N, mt = self.N, self.m * self.tau
         out = np.zeros(self.K)
         ZQ = self.Zt[:, N:]
         U, sv, _ = np.linalg.svd(self.Z, full_matrices=False)
-        P = U.T @ ZQ                                                      # (r, K−N) coordinates u_iᵀ z_k
+        P = U.T @ ZQ                     # (r, K−N) coordinates u_iᵀ z_k
         perp = ZQ - U @ P
-        out[N:] = mt + np.sum(perp * perp, axis=0) + np.sum((mt / (sv**2 + mt))[:, None] * P * P, axis=0)
+        shrink = (mt / (sv**2 + mt))[:, None]
+        out[N:] = (mt + np.sum(perp * perp, axis=0)
+                   + np.sum(shrink * P * P, axis=0))
         return _ro(out)
 
     @cached_property
     def L_star(self) -> float:
-        """L⋆ = ½ Σ_{k>N} c'_k, the global minimum of the population loss (Lemma 5, eq. 36)."""
+        """L⋆ = ½ Σ_{k>N} c'_k, the global minimum of the population loss
+        (Lemma 5, eq. 36; ``book/ch04_loss``)."""
         return float(0.5 * np.sum(self.c))
 
 
@@ -212,7 +247,8 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 def fourier_features(m: int):
-    """The Fourier basis on the unit circle: f(v) = (1, √2 cos θ, √2 sin θ, √2 cos 2θ, …)[:m], θ = atan2(v₂, v₁).
+    """The Fourier basis on the unit circle, the book's representation f of §2 (``book/ch01_setting``):
+    f(v) = (1, √2 cos θ, √2 sin θ, √2 cos 2θ, …)[:m], θ = atan2(v₂, v₁).
 
     Orthonormal for θ uniform on [0, 2π). Returns a callable f: R² → R^m, for tokens with d = 2, so
     that a template λᵀf can be drawn as a curve over the angle.
@@ -228,7 +264,8 @@ def fourier_features(m: int):
 
 
 def fourier_basis(theta, m: int) -> np.ndarray:
-    """The m Fourier features evaluated at angles ``theta`` (any shape); returns shape (m, *theta.shape)."""
+    """The m Fourier features evaluated at angles ``theta`` (any shape); returns shape (m, *theta.shape)
+    (``book/ch01_setting``)."""
     theta = np.asarray(theta, dtype=np.float64)
     rows = [np.ones_like(theta)]
     j = 1
@@ -242,7 +279,7 @@ def fourier_basis(theta, m: int) -> np.ndarray:
 
 def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, features="gaussian",
                  unit_tokens: bool = True) -> Problem:
-    """A random problem as in the paper's experiments (§4).
+    """A random problem as in the paper's experiments (§4; ``book/ch02_transformer`` onwards).
 
     Tokens: i.i.d. standard Gaussian in R^d, normalised to unit norm (the theory's §2 setting; pass
     ``unit_tokens=False`` for the raw Gaussian tokens of the experiments, whose normalisation the paper
@@ -282,13 +319,18 @@ def make_problem(K: int, N: int, d: int, m: int, tau: float, *, seed: int = 0, f
     return Problem(V, Zt, N, tau, unit_tokens=unit_tokens)
 
 
-def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0, lam_std=1.0):
-    """Draw n tasks and their noisy labels (eq. 1): returns ``(lam, y)`` of shapes (n, m) and (n, K).
+def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0,
+                   lam_std=1.0):
+    """Draw n tasks and their noisy labels (eq. 1;
+    ``book/ch01_setting``): returns ``(lam, y)`` of shapes (n, m) and
+    (n, K).
 
-    λ ~ N(lam_mean·1, lam_std² I_m) (training: N(0, I); the paper's out-of-domain tasks: mean 1,
-    std 2) and y_k = λᵀ(f(v_k) + ε_k) with ε_k ~ N(0, τ I_m) i.i.d. Given λ, the noise λᵀε_k is
-    N(0, τ‖λ‖²) and independent across k, so it is drawn in that form (exactly the same law, without
-    materialising the m×K noise matrix of every prompt). ``rng`` is a ``numpy.random.Generator``.
+    λ ~ N(lam_mean·1, lam_std² I_m) (training: N(0, I); the paper's
+    out-of-domain tasks: mean 1, std 2) and y_k = λᵀ(f(v_k) + ε_k) with
+    ε_k ~ N(0, τ I_m) i.i.d. Given λ, the noise λᵀε_k is N(0, τ‖λ‖²) and
+    independent across k, so it is drawn in that form (exactly the same
+    law, without materialising the m×K noise matrix of every prompt).
+    ``rng`` is a ``numpy.random.Generator``.
     """
     check_int(n, "n (number of prompts)")
     check_rng(rng)
@@ -298,6 +340,8 @@ def sample_prompts(problem: Problem, n: int, *, rng, lam_mean=0.0, lam_std=1.0):
     if np.any(np.asarray(lam_std) < 0):
         raise ValueError(f"lam_std must be ≥ 0, got {lam_std!r}")
     lam = lam_mean + lam_std * rng.standard_normal((n, problem.m))
-    noise_sd = np.sqrt(problem.tau) * np.linalg.norm(lam, axis=1, keepdims=True)
-    y = lam @ problem.Zt + noise_sd * rng.standard_normal((n, problem.K))
+    lam_norm = np.linalg.norm(lam, axis=1, keepdims=True)
+    noise_sd = np.sqrt(problem.tau) * lam_norm          # sd of λᵀε_k
+    y = lam @ problem.Zt + noise_sd * rng.standard_normal(
+        (n, problem.K))
     return lam, y
