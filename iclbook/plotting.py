@@ -197,6 +197,32 @@ def draw_model_diagram(ax=None, *, result: bool = False):
     return ax
 
 
+#: The boxes of the proof roadmap, one per line: key, x, y, kind (asm: assumption or proposition, lem: lemma,
+#: thm: theorem) and the text, with "/" for a line break.
+_ROADMAP = r"""
+A13   0.15 0.92 asm Assumptions 1, 3/(data; ch. 1)
+L5    0.50 0.92 lem Lemma 5: loss in/closed form (ch. 4)
+L1    0.85 0.92 lem Lemma 1, gradients/(ch. 5)
+L6    0.50 0.71 lem Lemma 6: one step/size; PL (ch. 6)
+L237  0.85 0.71 lem Lemmas 2, 3, 7/(bounds; ch. 8)
+P1    0.15 0.62 asm Proposition 1/$H \geq N$ (ch. 7)
+L10   0.85 0.41 lem Lemma 10/smoothness (ch. 8)
+A2    0.15 0.41 asm Assumption 2/$\zeta_0 > 0$ (ch. 7)
+T1    0.50 0.41 thm Theorem 1/linear convergence/(ch. 8)
+L4    0.15 0.10 lem Lemma 4, Woodbury/(ridge; ch. 3)
+A4    0.85 0.10 asm Assumption 4,/chi-square bound/(ch. 1, 10)
+T2    0.50 0.10 thm Theorem 2: inference/= ridge regression,/penalty $m\tau$ (ch. 10)
+"""
+
+
+def _roadmap_nodes() -> dict:
+    out = {}
+    for line in _ROADMAP.strip().splitlines():
+        key, x, y, kind, text = line.split(maxsplit=4)
+        out[key] = (float(x), float(y), text.replace("/", "\n"), kind)
+    return out
+
+
 def draw_proof_roadmap(ax=None):
     """How the paper's results lead to Theorems 1 and 2 (chapter 8): each box names a result and the chapter
     that proves and checks it; an arrow means "is used in the proof of"."""
@@ -208,20 +234,7 @@ def draw_proof_roadmap(ax=None):
     small = SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
     C = {"asm": COLORS["grey"], "lem": COLORS["model"], "thm": COLORS["theory"]}
     F = {"asm": "#f2f2f2", "lem": "#eaf2fb", "thm": "#fdeaea"}
-    nodes = {
-        "A13": (0.15, 0.92, "Assumptions 1, 3\n(data; ch. 1)", "asm"),
-        "L5": (0.5, 0.92, "Lemma 5: loss in\nclosed form (ch. 4)", "lem"),
-        "L1": (0.85, 0.92, "Lemma 1, gradients\n(ch. 5)", "lem"),
-        "L6": (0.5, 0.71, "Lemma 6: one step\nsize; PL (ch. 6)", "lem"),
-        "L237": (0.85, 0.71, "Lemmas 2, 3, 7\n(bounds; ch. 8)", "lem"),
-        "P1": (0.15, 0.62, "Proposition 1\n$H \\geq N$ (ch. 7)", "asm"),
-        "L10": (0.85, 0.41, "Lemma 10\nsmoothness (ch. 8)", "lem"),
-        "A2": (0.15, 0.41, "Assumption 2\n$\\zeta_0 > 0$ (ch. 7)", "asm"),
-        "T1": (0.5, 0.41, "Theorem 1\nlinear convergence\n(ch. 8)", "thm"),
-        "L4": (0.15, 0.1, "Lemma 4, Woodbury\n(ridge; ch. 3)", "lem"),
-        "A4": (0.85, 0.1, "Assumption 4,\nchi-square bound\n(ch. 1, 10)", "asm"),
-        "T2": (0.5, 0.1, "Theorem 2: inference\n= ridge regression,\npenalty $m\\tau$ (ch. 10)", "thm"),
-    }
+    nodes = _roadmap_nodes()
     W = 0.27
     H = {"asm": 0.12, "lem": 0.12, "thm": 0.15}
     for key, (x, y, text, kind) in nodes.items():

@@ -67,8 +67,29 @@ def satisfies_assumption3(VN, tol: float = 0.0) -> bool:
     return bool(np.any(assumption3_gaps(VN) > tol))
 
 
+class ProblemSizes:
+    """The sizes of a problem, read off its tokens ``V`` (d×K) and representations ``Zt`` (m×K), whatever
+    the type of their entries: shared by :class:`Problem` (floats) and
+    :class:`iclbook.symbolic.loss.ExactProblem` (exact rationals)."""
+
+    @property
+    def K(self) -> int:
+        """Number of dictionary tokens K."""
+        return self.V.shape[1]
+
+    @property
+    def d(self) -> int:
+        """Token dimension d."""
+        return self.V.shape[0]
+
+    @property
+    def m(self) -> int:
+        """Number of basis functions (basic tasks) m."""
+        return self.Zt.shape[0]
+
+
 @dataclass(frozen=True)
-class Problem:
+class Problem(ProblemSizes):
     """A fixed dictionary, its representations, the prompt length and the noise level (paper §2;
     ``book/ch01_setting``).
 
@@ -145,22 +166,6 @@ class Problem:
         object.__setattr__(self, "Zt", Zt)
         object.__setattr__(self, "N", N)
         object.__setattr__(self, "tau", tau)
-
-    # ---- sizes -------------------------------------------------------------------------------
-    @property
-    def K(self) -> int:
-        """Number of dictionary tokens K."""
-        return self.V.shape[1]
-
-    @property
-    def d(self) -> int:
-        """Token dimension d."""
-        return self.V.shape[0]
-
-    @property
-    def m(self) -> int:
-        """Number of basis functions (basic tasks) m."""
-        return self.Zt.shape[0]
 
     # ---- derived matrices (eqs. 12, 34, 36) ----------------------------------------------------
     @cached_property

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property, reduce
 import sympy as sp
 
-from ..problem import Problem
+from ..problem import Problem, ProblemSizes
 from .core import (expectation, gaussian_moment, softmax_jacobian, symbol_matrix, symbol_vector, to_exact, to_numpy,
                    unit_moment)
 from .model import attention_column
@@ -97,7 +97,7 @@ def lemma5_token(N: int, m: int, *, prompt: bool) -> dict:
 
 # ---- exact problems -------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ExactProblem:
+class ExactProblem(ProblemSizes):
     """A problem (paper §2) with exact sympy entries: tokens V (d×K), features Zt (m×K), N, τ.
 
     Derived matrices follow eqs. (12), (34), (36) in exact arithmetic: ``Z``, ``Zbar2`` = ZᵀZ + mτI,
@@ -109,18 +109,6 @@ class ExactProblem:
     Zt: sp.Matrix
     N: int
     tau: sp.Expr
-
-    @property
-    def K(self) -> int:
-        return self.V.shape[1]
-
-    @property
-    def d(self) -> int:
-        return self.V.shape[0]
-
-    @property
-    def m(self) -> int:
-        return self.Zt.shape[0]
 
     @property
     def VN(self) -> sp.Matrix:
