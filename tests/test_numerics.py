@@ -319,3 +319,20 @@ def test_train_adam_is_the_paper_protocol_with_kingma_ba():
     np.testing.assert_allclose(h.train_loss[1:], [tls[3], tls[7], tls[11], tls[12]], rtol=1e-10)
     assert np.isnan(h.train_loss[0])
     assert h.loss[-1] == pytest.approx(ic.population_loss(p, Q, w), rel=1e-10)
+
+
+def test_adam_update_by_blocks_equals_one_pass_bit_for_bit():
+    """adam_update works through its arrays in cache-sized blocks (training.ADAM_BLOCK): on an array of several
+    blocks and a partial one, the result is exactly that of the thirteen passes over the whole array at once."""
+    rng = np.random.default_rng(4)
+    n = 3 * ict.ADAM_BLOCK + 123
+    p, g = rng.standard_normal((n // 7, 7)), rng.standard_normal((n // 7, 7))
+    m1, m2 = rng.standard_normal(p.shape), rng.random(p.shape)
+    want = [x.copy() for x in (p, m1, m2)]
+    ict._adam_block(*want[:1], g, *want[1:], np.empty_like(p), 5, 0.01, 0.9, 0.999, 1e-8)
+    ict.adam_update(p, g, m1, m2, np.empty_like(p), 5, 0.01, 0.9, 0.999, 1e-8)
+    for got, w in zip((p, m1, m2), want):
+        np.testing.assert_array_equal(got, w)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        q = np.zeros((8, 8)).T
+        ict.adam_update(q, np.ones((8, 8)), np.zeros((8, 8)), np.zeros((8, 8)), np.empty((8, 8)), 1, 0.1, 0.9, 0.99, 1e-8)
