@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import prompt_labels
+from ._validate import check_int, prompt_labels
 from .problem import sample_prompts
 from .problem import Problem, make_problem
 from .ridge import ridge_predict
@@ -250,9 +250,7 @@ def train_fourlayer(cfg: dict, *, seed: int = 0, tokens: str = "gaussian", steps
     if H is not None:
         cfg["H"] = int(H)
     for key in ("steps", "record_every", "batch", "H", "d_model", "d_ff", "n_layers"):
-        v = cfg[key]
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if key == "steps" else 1):
-            raise ValueError(f"{key} must be a {'non-negative' if key == 'steps' else 'positive'} integer, got {v!r}")
+        check_int(cfg[key], key, low=0 if key == "steps" else 1)
     if not (math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
         raise ValueError(f"lr (Adam's learning rate) must be finite and > 0, got {cfg['lr']!r}")
     check_device(device)

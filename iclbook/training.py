@@ -119,8 +119,7 @@ class _Run:
         check_int(H, "H (number of heads)")
         if record_every is None:
             record_every = max(1, steps // 100)
-        if not isinstance(record_every, (int, np.integer)) or record_every < 1:
-            raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+        check_int(record_every, "record_every")
         self.problem, self.H, self.steps, self.record_every = problem, H, steps, record_every
         self.method, self.lr, self.callback = method, lr, callback
         self.rng = np.random.default_rng(seed)
@@ -275,10 +274,8 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
         raise ValueError(f"objective must be 'minibatch' or 'population', got {objective!r}")
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr (Adam's learning rate) must be finite and > 0, got {lr!r}")
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
-    if not isinstance(n_train, (int, np.integer)) or n_train < 1:
-        raise ValueError(f"n_train must be a positive integer, got {n_train!r}")
+    check_int(batch, "batch")
+    check_int(n_train, "n_train")
     run = _Run("adam", problem, H, steps, seed, None, gamma, lr, record_every, progress, beta, init, callback,
                dtype)
     Q, w, rng, fast = run.Q, run.w, run.rng, run.fast
