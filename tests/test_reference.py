@@ -84,14 +84,19 @@ def test_predictions_equal_the_reference_model(name):
 
 # ---- (b) loss and gradient ---------------------------------------------------------------------------------
 
+def _random_point(p, H: int, n_prompts: int, seed: int):
+    """Random parameters (Q, w) with H heads and n_prompts prompts Y of problem p, drawn in that order."""
+    rng = np.random.default_rng(seed)
+    Q = rng.standard_normal((H, p.d, p.d))
+    w = rng.standard_normal((H, p.K))
+    _, Y = ic.sample_prompts(p, n_prompts, rng=rng)
+    return Q, w, Y
+
+
 @pytest.mark.parametrize("name", list(_problems()))
 def test_empirical_loss_and_gradient_equal_the_reference(name):
     p = _problems()[name]
-    rng = np.random.default_rng(12)
-    H = 4
-    Q = rng.standard_normal((H, p.d, p.d))
-    w = rng.standard_normal((H, p.K))
-    _, Y = ic.sample_prompts(p, 7, rng=rng)
+    Q, w, Y = _random_point(p, 4, 7, seed=12)
     loss, gQ, gw = ic.empirical_loss_and_grad(p, Q, w, Y)
     r_loss, r_gQ, r_gw = ref.empirical_loss_and_grad(p.V, p.N, Q, w, Y)
     assert abs(loss - r_loss) < RTOL * r_loss
@@ -106,11 +111,7 @@ def test_reference_gradient_matches_finite_differences(name):
 
     Central differences with step 1e-6 are accurate to ~1e-9 relative here; 1e-6 catches a 1 % error."""
     p = _problems()[name]
-    rng = np.random.default_rng(13)
-    H = 3
-    Q = rng.standard_normal((H, p.d, p.d))
-    w = rng.standard_normal((H, p.K))
-    _, Y = ic.sample_prompts(p, 5, rng=rng)
+    Q, w, Y = _random_point(p, 3, 5, seed=13)
     _, gQ, gw = ref.empirical_loss_and_grad(p.V, p.N, Q, w, Y)
     assert _rel(gQ, finite_difference_gradient(lambda X: ref.empirical_loss(p.V, p.N, X, w, Y), Q)) < 1e-6
     assert _rel(gw, finite_difference_gradient(lambda X: ref.empirical_loss(p.V, p.N, Q, X, Y), w)) < 1e-6
