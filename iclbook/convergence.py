@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_params
-from .model import (B_matrices, attention_weights, excess_loss, init_params, population_loss_and_grad, softmax,
-                    weights_for_target)
+from .model import (B_matrices, attention_weights, best_output_weights, excess_loss, init_params,
+                    population_loss_and_grad, softmax, weights_for_target)
 from .problem import Problem
 
 __all__ = [
@@ -207,13 +207,8 @@ def profile_loss(problem: Problem, Q) -> float:
     in Q is ∇_Q L at the best w (the envelope theorem, ``book/ch05_gradients``, exercise).
     """
     B = B_matrices(problem, Q)
-    T = problem.Zbar @ problem.A                                         # column k: Z̄ a_k
-    res = 0.0
-    for k in range(problem.K):
-        x = np.linalg.lstsq(B[k], T[:, k], rcond=None)[0]
-        r = B[k] @ x - T[:, k]
-        res += float(r @ r)
-    return problem.L_star + 0.5 * res
+    r = np.einsum("knh,hk->nk", B, best_output_weights(problem, Q)) - problem.Zbar @ problem.A
+    return problem.L_star + 0.5 * float(np.sum(r * r))
 
 
 def exp_sum_terms(problem: Problem, r: int, q_tilde, q) -> np.ndarray:

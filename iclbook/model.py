@@ -18,7 +18,7 @@ __all__ = [
     "head_scores", "ProblemArrays", "softmax", "softmax_weights", "attention_weights", "predict",
     "population_loss", "population_grad", "population_loss_and_grad", "empirical_loss_and_grad",
     "grad_from_dA", "init_params", "B_matrices", "weights_for_target", "excess_loss",
-    "sign_cone_distance2", "one_head_gap_floor",
+    "sign_cone_distance2", "one_head_gap_floor", "best_output_weights",
 ]
 
 
@@ -279,6 +279,19 @@ def weights_for_target(problem: Problem, Q, target=None) -> np.ndarray:
         raise ValueError(f"target must have shape (N, K) = ({problem.N}, {problem.K}), got {T.shape}")
     C = S.transpose(2, 1, 0)                                              # (K, N, H): C_k
     return np.stack([np.linalg.lstsq(C[k], T[:, k], rcond=None)[0] for k in range(problem.K)], axis=1)
+
+
+def best_output_weights(problem: Problem, Q) -> np.ndarray:
+    """For fixed heads Q, the output weights that minimise the loss, shape (H, K).
+
+    By Lemma 5, L(Q, w) − L⋆ = ½ Σ_k ‖B_k w_{:,k} − Z̄ a_k‖² with B_k = Z̄ C_k (§6.4), a least-squares problem
+    in each column; this returns each column's minimum-norm solution. When every B_k has full row rank (H ≥ N,
+    Assumption 2) it reaches Â = A and equals :func:`weights_for_target`; otherwise the gap left is
+    ½ Σ_k ‖(I − P_k) Z̄ a_k‖², P_k the projection onto the range of B_k (``book/ch04_loss``, ``book/ch09_heads``).
+    """
+    B = B_matrices(problem, Q)                                            # (K, N, H)
+    T = problem.Zbar @ problem.A                                          # column k: Z̄ a_k
+    return np.stack([np.linalg.lstsq(B[k], T[:, k], rcond=None)[0] for k in range(problem.K)], axis=1)
 
 
 def _nnls(R: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:

@@ -141,3 +141,21 @@ def test_batched_order_matches_per_head_loop(small):
             s = np.exp(z - z.max())
             loop[:, k] += w[h, k] * s / s.sum()
     np.testing.assert_allclose(ic.attention_weights(small, Q, w), loop, atol=1e-13)
+
+
+def test_best_output_weights_minimise_the_loss_for_fixed_heads(small):
+    """best_output_weights(Q): no other w gives a lower loss (random perturbations and the gradient in w is 0 up
+    to round-off); with H ≥ N it reaches L⋆ (Â = A); with H < N it leaves a positive gap."""
+    rng = np.random.default_rng(11)
+    for H in (2, 8):
+        Q, _ = ic.init_params(small, H, rng=rng)
+        w = ic.model.best_output_weights(small, Q)
+        L = ic.population_loss(small, Q, w)
+        gw = ic.population_grad(small, Q, w)[1]
+        assert np.max(np.abs(gw)) < 1e-9 * max(1.0, np.max(np.abs(w)))
+        for _ in range(20):
+            assert ic.population_loss(small, Q, w + 1e-3 * rng.standard_normal(w.shape)) > L
+        if H >= small.N:
+            assert L == pytest.approx(small.L_star, rel=1e-10)
+        else:
+            assert L - small.L_star > 1e-3
