@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "for 2 CPU cores")
     r.add_argument("--device", choices=["cpu", "cuda"], default=None, help="fig2b/fig5: PyTorch device (default cpu)")
     r.add_argument("--tokens", choices=["gaussian", "unit"], default=None,
-                   help="fig2b/fig5: raw standard Gaussian tokens (the paper's §4, default) or unit-norm tokens")
+                   help="raw standard Gaussian tokens (the paper's §4; the default where a figure implements "
+                        "both) or unit-norm tokens (the theory's setting)")
+    r.add_argument("--objective", choices=["population", "minibatch"], default=None,
+                   help="fig2a/fig4: Adam on the exact population loss (the paper's Figure 4 text, default) or "
+                        "on batches of 256 from 10,000 training prompts (the paper's §4 set-up)")
     r.add_argument("--threads", type=_pos_int, default=None, help="fig2b/fig5: CPU threads for PyTorch (default 2)")
     return p
 
@@ -152,8 +156,9 @@ def _config_and_options(a):
     of its run; ValueError, worded for the command line, for a missing PyTorch, a missing CUDA, or the
     four-layer options given to another figure."""
     from . import experiments
-    given = {k: getattr(a, k) for k in ("scale", "device", "tokens", "threads") if getattr(a, k) is not None}
-    options = {"progress": not a.no_progress}
+    given = {k: getattr(a, k) for k in ("scale", "device", "threads") if getattr(a, k) is not None}
+    protocol = {k: getattr(a, k) for k in ("tokens", "objective") if getattr(a, k) is not None}
+    options = {"progress": not a.no_progress, "command": " ".join(["python -m iclbook", *a.argv])}
     sweep = {k: getattr(a, k) for k in ("seeds", "jobs", "dask") if getattr(a, k) is not None}
     if sweep and a.figure not in experiments.SWEEP_FIGURES:
         raise ValueError(f"--{next(iter(sweep))} applies to {', '.join(experiments.SWEEP_FIGURES)} only")
@@ -167,7 +172,7 @@ def _config_and_options(a):
                 except ImportError:
                     raise ValueError("--dask needs dask.distributed: pip install 'dask[distributed]'") from None
             options.update(seeds=list(range(a.seed, a.seed + sweep.pop("seeds", 1))), **sweep)
-        return experiments.config(a.figure, "quick" if a.quick else "paper", seed=a.seed), options
+        return experiments.config(a.figure, "quick" if a.quick else "paper", seed=a.seed, **protocol), options
     from .fourlayer import check_device
     device = given.get("device", "cpu")
     try:
@@ -177,10 +182,8 @@ def _config_and_options(a):
     except ValueError:
         raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)") from None
     preset = "quick" if a.quick else given.get("scale", "paper")
-    changes = {"tokens": given["tokens"]} if "tokens" in given else {}
-    cfg = experiments.config(a.figure, preset, seed=a.seed, **changes)
-    options.update(device=device, threads=given.get("threads", 2),
-                   command=" ".join(["python -m iclbook", *a.argv]))
+    cfg = experiments.config(a.figure, preset, seed=a.seed, **protocol)
+    options.update(device=device, threads=given.get("threads", 2))
     return cfg, options
 
 

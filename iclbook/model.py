@@ -18,7 +18,7 @@ __all__ = [
     "head_scores", "ProblemArrays", "softmax", "softmax_weights", "attention_weights", "predict",
     "population_loss", "population_grad", "population_loss_and_grad", "empirical_loss_and_grad",
     "grad_from_dA", "init_params", "B_matrices", "weights_for_target", "excess_loss",
-    "sign_cone_distance2", "one_head_gap_floor", "best_output_weights",
+    "sign_cone_distance2", "one_head_gap_floor", "best_output_weights", "fitted_linear_smoother",
 ]
 
 
@@ -199,6 +199,21 @@ def excess_loss(problem: Problem, Ahat) -> float:
     if D.shape != (problem.N, problem.K):
         raise ValueError(f"Ahat must have shape (N, K) = ({problem.N}, {problem.K}), got {np.shape(Ahat)}")
     return 0.5 * float(np.sum(D * (problem.Zbar2 @ D)))
+
+
+def fitted_linear_smoother(problem: Problem, y) -> np.ndarray:
+    """The linear smoother Â (N×K, predictions ŷ = Âᵀ y_N as in eq. 8) that fits the prompts ``y``
+    (shape (n, K), all K labels) best in squared error: the least-squares solution of y_N Â ≈ y. Every
+    one-layer model (eq. 8) is a linear smoother, so no model trained on these n prompts alone can have a
+    smaller training loss; its population gap is :func:`excess_loss` of the result. Chapter
+    ``book/ch09_heads`` compares it with Adam on a training set of n = 10 000 prompts."""
+    yP, one = prompt_labels(problem, y)
+    y = np.asarray(y, dtype=np.float64)
+    if one or y.ndim != 2 or y.shape[1] != problem.K:
+        raise ValueError(f"y must hold n prompts of all K = {problem.K} labels, shape (n, K); got {np.shape(y)}")
+    if y.shape[0] < problem.N:
+        raise ValueError(f"the fit needs at least N = {problem.N} prompts, got {y.shape[0]}")
+    return np.linalg.lstsq(yP, y, rcond=None)[0]
 
 
 def population_loss(problem: Problem, Q, w) -> float:

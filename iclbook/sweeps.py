@@ -180,4 +180,5 @@ def training_run(config: dict) -> dict:
     return {"step": h.step.tolist(), "loss": h.loss.tolist(), "gap": h.gap.tolist(), "zeta": h.zeta.tolist(),
             "q_move": h.q_move.tolist(), "alpha_max": h.alpha_max.tolist(), "train_loss": h.train_loss.tolist(),
             "zeta0": h.zeta0, "L_star": h.L_star, "diverged": h.diverged, "message": h.message,
-            "steps_done": h.steps_done, "warnings": [str(w.message) for w in caught]}
+            "steps_done": h.steps_done, "seconds": float(h.seconds),
+            "warnings": [str(w.message) for w in caught]}

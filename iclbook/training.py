@@ -17,7 +17,7 @@ from .convergence import default_step_sizes, delta0, theorem1_bound, w_smoothnes
 from .model import ProblemArrays, empirical_loss_and_grad, init_params, population_loss_and_grad
 from .problem import Problem, sample_prompts
 
-__all__ = ["History", "train", "train_gd", "train_adam", "adam_update", "ADAM_BLOCK", "TrainingDiverged", "EXPLODE_FACTOR"]
+__all__ = ["History", "train", "train_gd", "train_adam", "training_prompts", "adam_update", "ADAM_BLOCK", "TrainingDiverged", "EXPLODE_FACTOR"]
 
 #: A loss larger than this factor times the initial loss counts as exploding.
 EXPLODE_FACTOR = 1e3
@@ -320,6 +320,18 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
                 last_good = (t, Q.copy(), w.copy())
             run.tick()
     return run.finish(t, Q, w)
+
+
+def training_prompts(problem: Problem, H: int, *, seed: int, n_train: int = 10_000, beta: float = 1.0) -> np.ndarray:
+    """The ``n_train`` training prompts (labels, shape (n_train, K)) that :func:`train_adam` with
+    ``objective="minibatch"`` and these ``H``, ``seed``, ``beta`` trains on: its random stream draws the
+    initialization first (:func:`iclbook.model.init_params`), then the training set. For the fit of the
+    best linear smoother to the same prompts (:func:`iclbook.model.fitted_linear_smoother`,
+    ``book/ch09_heads``)."""
+    check_int(n_train, "n_train")
+    rng = np.random.default_rng(seed)
+    init_params(problem, H, rng=rng, beta=beta)
+    return sample_prompts(problem, n_train, rng=rng)[1]
 
 
 def train(problem: Problem, H: int, *, steps: int, method: str = "gd", **options) -> History:

@@ -140,3 +140,39 @@ def test_adam_on_the_population_objective_is_adam_on_the_exact_gradient(small):
     assert np.max(np.abs(hm.w - w)) > 1e-6
     with pytest.raises(ValueError, match="objective"):
         ic.train_adam(small, 6, steps=1, objective="exact")
+
+
+def test_training_prompts_are_the_prompts_adam_trains_on(small):
+    """training_prompts replays train_adam's random stream: with one batch holding the whole training set, the
+    loss of the first step is the empirical loss of those prompts at the initialization (a training set drawn
+    before the initialization, or from another stream, gives another loss)."""
+    from iclbook.model import empirical_loss_and_grad
+    from iclbook.training import training_prompts
+    H, n = 5, 64
+    h = ic.train_adam(small, H, steps=1, seed=7, batch=n, n_train=n, record_every=1)
+    y = training_prompts(small, H, seed=7, n_train=n)
+    assert y.shape == (n, small.K)
+    loss, _, _ = empirical_loss_and_grad(small, h.Q0, h.w0, y)
+    assert h.train_loss[1] == pytest.approx(loss, rel=1e-12)
+    other = training_prompts(small, H, seed=8, n_train=n)
+    assert empirical_loss_and_grad(small, h.Q0, h.w0, other)[0] != pytest.approx(loss, rel=1e-6)
+
+
+def test_fitted_linear_smoother_is_the_least_squares_fit(small):
+    """The fitted smoother satisfies the normal equations y_Nᵀ(y_N Â − y) = 0 (checked directly, not via lstsq),
+    no perturbation lowers its training loss, and its population gap (Lemma 5) falls towards 0 as the training
+    set grows (the population-optimal smoother A is linear), while it is positive on a small set."""
+    from iclbook.model import excess_loss, fitted_linear_smoother
+    rng = np.random.default_rng(0)
+    _, y = ic.sample_prompts(small, 400, rng=rng)
+    A = fitted_linear_smoother(small, y)
+    yP = y[:, :small.N]
+    assert np.abs(yP.T @ (yP @ A - y)).max() < 1e-9 * np.abs(yP.T @ y).max()
+    loss = lambda B: np.sum((yP @ B - y) ** 2)
+    for _ in range(3):
+        assert loss(A + 1e-3 * rng.standard_normal(A.shape)) > loss(A)
+    gaps = [excess_loss(small, fitted_linear_smoother(small, ic.sample_prompts(small, n, rng=rng)[1]))
+            for n in (50, 500, 50_000)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.02 * gaps[0]
+    with pytest.raises(ValueError):
+        fitted_linear_smoother(small, y[:2])

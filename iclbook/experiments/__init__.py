@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from pathlib import Path
 
 from .configuration import FIGURES, TORCH_FIGURES, Config, config, figure_module
@@ -42,13 +43,9 @@ def run(config: Config, **options) -> dict:
 
 
 def run_unit(unit: dict) -> dict:
-    """One independent run of a sweep: ``unit["config"]`` is a :meth:`Config.spec`; a figure with
-    ``units`` (Figure 4: one run per H) gets the rest of ``unit`` as keywords of its ``run_one``, the
-    others run whole (:func:`run`). Module level, so that worker processes can receive it."""
-    cfg = Config.from_spec(unit["config"])
-    mod = figure_module(cfg.figure)
-    extra = {k: v for k, v in unit.items() if k != "config"}
-    return mod.run_one(cfg, **extra) if hasattr(mod, "units") else mod.run(cfg)
+    """One independent run of a sweep that runs a whole figure for one seed: ``unit["config"]`` is a
+    :meth:`Config.spec`. Module level, so that worker processes can receive it."""
+    return run(Config.from_spec(unit["config"]))
 
 
 def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, progress: bool = False) -> dict:
@@ -68,20 +65,20 @@ def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, pr
         raise ValueError(f"several seeds or parallel runs: {', '.join(SWEEP_FIGURES)} only, not {config.figure}")
     mod = figure_module(config.figure)
     per = [config.replace(seed=s) for s in seeds]
-    units = [[{"config": c.spec(), **u} for u in (mod.units(c) if hasattr(mod, "units") else [{}])]
-             for c in per]
+    split = hasattr(mod, "training_configs")     # Figure 4: one training run per (seed, H)
+    units = [mod.training_configs(c) if split else [{"config": c.spec()}] for c in per]
     flat = [u for us in units for u in us]
-    done = sweeps.sweep(run_unit, flat, store=store, jobs=jobs, dask=dask, progress=progress,
-                        desc=f"{config.figure} runs").results
+    done = sweeps.sweep(sweeps.training_run if split else run_unit, flat, store=store, jobs=jobs, dask=dask,
+                        progress=progress, desc=f"{config.figure} runs").results
     out, i = [], 0
     for c, us in zip(per, units):
         res = done[i:i + len(us)]
         i += len(us)
-        out.append(mod.assemble(c, res, seconds=sum(r.get("seconds", 0.0) for r in res))
-                   if hasattr(mod, "units") else res[0])
+        out.append(mod.assemble(c, res, seconds=sum(r.get("seconds", 0.0) for r in res)) if split else res[0])
     if len(out) == 1:
         return out[0]
-    return {"figure": config.figure, "config": config.as_dict(), "seeds": seeds, "per_seed": out}
+    return {"figure": config.figure, "config": config.as_dict(), "tokens": config.tokens,
+            "objective": config.objective, "seeds": seeds, "per_seed": out}
 
 
 def reproduce(config: Config, out, **options) -> list[Path]:
@@ -91,7 +88,8 @@ def reproduce(config: Config, out, **options) -> list[Path]:
 
     The folder is checked first (:class:`.results.OutputFolderError` before any work). The figure is
     drawn on a standalone matplotlib figure: no backend is chosen and pyplot is not used.
-    ``options`` go to :func:`run`."""
+    ``options`` go to :func:`run`; ``command`` (how the run was started) is recorded in the JSON's
+    ``provenance`` with the package version, the git commit, the machine and the seconds."""
     from ..plotting import new_figure
     from . import results
 
@@ -100,11 +98,17 @@ def reproduce(config: Config, out, **options) -> list[Path]:
     print(f"iclbook: computing {config.figure} ({config.preset})", file=sys.stderr, flush=True)
     results.pause_for_tests("compute")
     sweep = {k: options.pop(k) for k in ("seeds", "jobs", "dask") if k in options}
+    torch = config.figure in TORCH_FIGURES
+    command = options.get("command") if torch else options.pop("command", None)
+    t0, commit = time.perf_counter(), results.git_commit()
     if sweep:
         data = run_seeds(config, sweep.get("seeds", [config.seed]), jobs=sweep.get("jobs", 1),
                          dask=sweep.get("dask"), store=out / "runs", progress=options.get("progress", False))
     else:
         data = mod.run(config, **options)
+    if not torch:   # the four-layer figures record their own (device, threads)
+        data["provenance"] = dict(results.provenance(seconds=time.perf_counter() - t0, command=command,
+                                                     commit=commit), jobs=sweep.get("jobs", 1))
     arrays = data.pop("_arrays", None)
     # several seeds: the figure of the first seed (every seed's data is in the JSON)
     fig = mod.plot(data["per_seed"][0] if "per_seed" in data else data, fig=new_figure(mod.FIGSIZE, pyplot=False))

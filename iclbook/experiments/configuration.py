@@ -7,10 +7,14 @@ Every figure module ``iclbook.experiments.<figure>`` declares
   ``"quick"`` (a smoke test of seconds; for Figure 2(a) the first records of the paper run); the
   four-layer figures (PyTorch) also have ``"reduced"`` (the book's scale for two CPU cores);
 - ``TOKENS``: the token protocols the figure implements (``"unit"``: unit-norm tokens, the theory's
-  setting, §2; ``"gaussian"``: raw standard Gaussian tokens, the paper's §4), the first its default.
+  setting, §2; ``"gaussian"``: raw standard Gaussian tokens, the paper's §4), the first its default;
+- ``OBJECTIVES`` (the figures of the one-layer model that train it): what Adam descends
+  (``"population"``: the exact population loss of Lemma 5, as the paper's Figure 4 text states;
+  ``"minibatch"``: batches of 256 from 10 000 fixed training prompts, as its §4 set-up describes), the
+  first its default. A figure without ``OBJECTIVES`` has ``objective=None``.
 
 A :class:`Config` is a figure, a preset, the preset's parameters (possibly changed) and the protocol
-choices that hold for every figure (the ``seed``, the ``tokens``). It says *what* is computed; *how*
+choices that hold for every figure (the ``seed``, the ``tokens``, the training ``objective``). It says *what* is computed; *how*
 (progress bars, PyTorch device and threads) is given to ``run`` separately. Equal configurations give
 equal results, and :meth:`Config.key` names a configuration stably, so results can be stored and
 looked up by it.
@@ -65,14 +69,16 @@ def _plain(v):
 @dataclass(frozen=True)
 class Config:
     """One experiment: ``figure`` (one of :data:`FIGURES`), the ``preset`` it started from, its
-    parameters ``params`` (read-only; ``config["steps"]`` reads one), the random ``seed`` and the token
-    protocol ``tokens``. Build one with :func:`config`; change it with :meth:`replace`."""
+    parameters ``params`` (read-only; ``config["steps"]`` reads one), the random ``seed``, the token
+    protocol ``tokens`` and the training ``objective`` (None for a figure that declares no
+    ``OBJECTIVES``). Build one with :func:`config`; change it with :meth:`replace`."""
 
     figure: str
     preset: str
     params: Mapping[str, Any]
     seed: int = 0
     tokens: str = "unit"
+    objective: str | None = None
 
     def __post_init__(self):
         mod = figure_module(self.figure)
@@ -84,6 +90,13 @@ class Config:
         if self.tokens not in mod.TOKENS:
             raise ValueError(f"{self.figure} implements tokens {' or '.join(map(repr, mod.TOKENS))}, "
                              f"got {self.tokens!r}")
+        objectives = getattr(mod, "OBJECTIVES", ())
+        if objectives and self.objective not in objectives:
+            raise ValueError(f"{self.figure} implements objective {' or '.join(map(repr, objectives))}, "
+                             f"got {self.objective!r}")
+        if not objectives and self.objective is not None:
+            raise ValueError(f"{self.figure} does not train the one-layer model: objective must be None, "
+                             f"got {self.objective!r}")
         unknown = set(self.params) - set(mod.PRESETS[self.preset])
         if unknown:
             raise ValueError(f"{self.figure} has no parameter {', '.join(sorted(unknown))}")
@@ -93,8 +106,9 @@ class Config:
         preset = figure_module(self.figure).PRESETS[self.preset]
         changed = "".join(f", {k}={_plain(v)!r}" for k, v in self.params.items()
                           if _frozen(preset.get(k)) != v)
+        objective = "" if self.objective is None else f", objective={self.objective!r}"
         return (f"Config({self.figure!r}, {self.preset!r}, seed={self.seed}, "
-                f"tokens={self.tokens!r}{changed})")
+                f"tokens={self.tokens!r}{objective}{changed})")
 
     def __hash__(self):
         return hash(self.key())
@@ -103,7 +117,7 @@ class Config:
         return _plain(self.params[name])
 
     def replace(self, **changes) -> "Config":
-        """A copy with ``changes``: fields (``seed``, ``tokens``, ``preset``) by name, and any parameter
+        """A copy with ``changes``: fields (``seed``, ``tokens``, ``objective``, ``preset``) by name, and any parameter
         of the figure (``steps=100``, ``lr=1e-3``, ...). ValueError for a name the figure does not have."""
         fields = {f.name for f in dataclasses.fields(self)} - {"figure", "params"}
         params = dict(self.params)
@@ -121,18 +135,23 @@ class Config:
         return _plain(self.params)
 
     def spec(self) -> dict:
-        """Everything that defines this configuration as plain JSON (figure, preset, seed, tokens, params):
-        what a worker process needs to rebuild it (:meth:`from_spec`), and what a sweep keys its runs by."""
-        return {"figure": self.figure, "preset": self.preset, "seed": self.seed, "tokens": self.tokens,
-                "params": self.as_dict()}
+        """Everything that defines this configuration as plain JSON (figure, preset, seed, tokens, the
+        objective when the figure has one, params): what a worker process needs to rebuild it
+        (:meth:`from_spec`), and what a sweep keys its runs by."""
+        out = {"figure": self.figure, "preset": self.preset, "seed": self.seed, "tokens": self.tokens,
+               "params": self.as_dict()}
+        if self.objective is not None:
+            out["objective"] = self.objective
+        return out
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Config":
         """The configuration :meth:`spec` describes."""
-        return cls(spec["figure"], spec["preset"], spec["params"], seed=spec["seed"], tokens=spec["tokens"])
+        return cls(spec["figure"], spec["preset"], spec["params"], seed=spec["seed"], tokens=spec["tokens"],
+                   objective=spec.get("objective"))
 
     def key(self) -> str:
-        """A stable name of this configuration (figure, preset, seed, tokens and the parameters): equal
+        """A stable name of this configuration (figure, preset, seed, tokens, objective and the parameters): equal
         configurations have equal keys, on any machine and in any process."""
         text = json.dumps(self.spec(), sort_keys=True)
         return f"{self.figure}-{self.preset}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
@@ -140,12 +159,15 @@ class Config:
 
 def config(figure: str, preset: str = "paper", **changes) -> Config:
     """The configuration of ``figure`` with the named ``preset`` (``"paper"``, ``"quick"``, and
-    ``"reduced"`` for the four-layer figures), then ``changes`` (see :meth:`Config.replace`).
+    ``"reduced"`` for the four-layer figures), with the figure's first ``TOKENS`` and ``OBJECTIVES`` (the
+    paper's stated protocol), then ``changes`` (see :meth:`Config.replace`).
 
     Example: ``config("fig4", "paper", steps=100)`` is the paper's Figure 4 run cut to its first 100
     steps (records fall at the same steps, so it is a prefix of the full run)."""
     mod = figure_module(figure)
     if preset not in mod.PRESETS:
         raise ValueError(f"{figure} has the presets {', '.join(mod.PRESETS)}, got {preset!r}")
-    base = Config(figure, preset, mod.PRESETS[preset], tokens=mod.TOKENS[0])
+    objectives = getattr(mod, "OBJECTIVES", ())
+    base = Config(figure, preset, mod.PRESETS[preset], tokens=mod.TOKENS[0],
+                  objective=objectives[0] if objectives else None)
     return base.replace(**changes)

@@ -1,37 +1,48 @@
 """Figure 4 of the paper: training loss of the one-layer model for several numbers of heads H (§4, §3.3).
 
-The paper trains the one-layer multi-head model of eq. (8) with Adam (learning rate 1e-4, batches of 256
-prompts from 10 000 training prompts) at N = 30, K = 200, d = 100, m = 20, and reports (§4, "Impact of the
-number of attention heads"): for H < N = 30 the loss stops descending far from its minimum, at H = 30 it
-keeps descending slowly, and H = 400 is unstable and diverges. The paper does not state τ, the number of
-iterations or the H grid; here τ = 0.1 (as for Figure 2(a)) and the grid is
-:data:`H_GRID`. The curves are the exact population loss (Lemma 5) minus L⋆, recorded every
-``record_every`` Adam steps. Chapter ``book/ch09_heads`` plots the cached result ``book/data/fig4.json``.
+The paper trains the one-layer multi-head model of eq. (8) with Adam (learning rate 1e-4) at N = 30, K = 200,
+d = 100, m = 20, and reports (§4, "Impact of the number of attention heads"): for H < N = 30 the loss stops
+descending far from its minimum, at H = 30 it keeps descending slowly, and H = 400 is unstable and diverges.
+Its §4 draws tokens i.i.d. standard Gaussian and never mentions normalising them; its Figure 4 text says the
+runs descend the population loss (9), while its set-up also describes 10 000 training prompts and batches of
+256. Two protocols, as data (:class:`~iclbook.experiments.Config` fields):
 
-Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`PAPER`, tens of minutes on two
-cores: a step at H = 400 costs about 0.1 s) and ``"quick"`` (a small problem, a few seconds).
-Each H is an independent run (:func:`run_one`).
+- the paper's stated protocol (the default): ``tokens="gaussian"`` (raw standard Gaussian tokens) and
+  ``objective="population"`` (Adam on the exact population loss of Lemma 5);
+- the book's earlier reading: ``tokens="unit"`` (unit-norm tokens, the theory's setting) and
+  ``objective="minibatch"`` (batches of 256 from 10 000 fixed prompts).
+
+The paper does not state τ, the number of iterations, the H grid or seeds; here τ = 0.1 (as for Figure 2(a)),
+6 000 steps and the grid :data:`H_GRID`. The curves are the exact population loss (Lemma 5) minus L⋆, recorded
+every ``record_every`` Adam steps. Chapter ``book/ch09_heads`` plots the cached results ``book/data/fig4*.json``
+(five seeds per protocol).
+
+Each (seed, H) is one independent training run, described entirely by a plain dict
+(:func:`training_configs`) and computed by :func:`iclbook.sweeps.training_run`, so a sweep stores each run under
+the key of its dict. Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`PAPER`; tens of minutes
+per seed on two cores) and ``"quick"`` (a small problem, a few seconds).
 """
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 
 from ..convergence import delta0, w_smoothness
+from ..model import init_params
 from ..problem import make_problem
-from ..training import train_adam
+from ..sweeps import training_run
 from .configuration import Config, config as _config
 from .results import json_array, json_list
 
-__all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "run_one", "units", "assemble", "plot"]
+__all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "OBJECTIVES", "FIGSIZE", "run", "run_one",
+           "training_configs", "problem", "assemble", "plot", "protocol_label", "gap_quantiles"]
 
 #: The numbers of heads of the full figure: below N = 30, at N, and up to the paper's H = 400.
 H_GRID = (10, 20, 30, 64, 128, 400)
 
-#: The full figure: the paper's sizes and Adam protocol (§4); τ = 0.1 is the book's choice (the paper's
-#: τ is unknown).
+#: The full figure: the paper's sizes and Adam protocol (§4); τ = 0.1 and the step count are the book's
+#: choices (the paper states neither). ``batch`` and ``n_train`` are read by ``objective="minibatch"`` only.
 PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, H_grid=list(H_GRID), steps=6000, record_every=50,
              lr=1e-4, batch=256, n_train=10_000)
 
@@ -41,109 +52,122 @@ PRESETS = {"paper": PAPER,
            "quick": dict(K=40, N=6, d=8, m=4, tau=0.1, H_grid=[3, 6, 24], steps=300, record_every=25,
                          lr=1e-2, batch=32, n_train=500)}
 
-#: Token protocols implemented: unit-norm tokens (the theory's setting).
-TOKENS = ("unit",)
+#: Token protocols: raw standard Gaussian tokens (the paper's §4, default) and unit-norm tokens (the theory's).
+TOKENS = ("gaussian", "unit")
+
+#: Training objectives: Adam on the exact population loss (the paper's Figure 4 text, default) and on
+#: mini-batches from a fixed training set (the paper's §4 set-up).
+OBJECTIVES = ("population", "minibatch")
+
+#: The recorded curves of a run (lists; NaN, e.g. the mini-batch loss of step 0, is stored as None).
+_CURVES = ("loss", "gap", "zeta", "q_move", "alpha_max", "train_loss")
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
 FIGSIZE = (6.4, 3.8)
 
 
-def run_one(config: Config, H: int, *, progress: bool = False) -> dict:
-    """Train one H with the configuration ``config`` (a :class:`~iclbook.experiments.Config` of this
-    figure; its ``H_grid`` is not read); returns its curves.
+def training_configs(config: Config) -> list[dict]:
+    """The independent runs of one seed of the figure, one per H of ``config["H_grid"]``: plain dicts for
+    :func:`iclbook.sweeps.training_run` (the problem's sizes, ``problem_seed`` = ``seed`` = the
+    configuration's seed, the tokens, the objective and Adam's settings). They are the keys under which a
+    sweep stores the runs."""
+    c = config
+    base = {k: c[k] for k in ("K", "N", "d", "m", "tau", "steps", "record_every", "lr")}
+    base.update(method="adam", tokens=c.tokens, objective=c.objective, problem_seed=c.seed, seed=c.seed)
+    if c.objective == "minibatch":
+        base.update(batch=c["batch"], n_train=c["n_train"])
+    return [dict(base, H=int(H)) for H in c["H_grid"]]
 
-    A run with fewer ``steps`` and the same seed follows the same trajectory (the same initialization,
-    training set and batches), so its records are the first records of the long run. Warnings raised by
-    :func:`iclbook.training.train_adam` (H < N; :class:`iclbook.TrainingDiverged`) are caught and
-    returned under ``"warnings"``.
-    """
-    cfg, seed = config, config.seed
-    prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
-    n_steps = int(cfg["steps"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        h = train_adam(prob, int(H), steps=n_steps, seed=seed, lr=cfg["lr"], batch=cfg["batch"],
-                  n_train=cfg["n_train"], record_every=cfg["record_every"], progress=progress)
-    return {
-        "H": int(H),
-        "step": [int(s) for s in h.step],
-        "loss": json_list(h.loss),
-        "gap": json_list(h.gap),
-        "train_loss": json_list(h.train_loss),
-        "zeta": json_list(h.zeta),
-        "q_move": json_list(h.q_move),
-        "alpha_max": json_list(h.alpha_max),
-        "zeta0": float(h.zeta0),
-        "smoothness0": float(w_smoothness(prob, h.Q0)),
-        "diverged": bool(h.diverged),
-        "message": h.message,
-        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
-        "steps_done": int(h.steps_done),
-        "seconds": float(h.seconds),
-    }
+
+def problem(config: Config):
+    """The problem (tokens, features, τ) of the seed and token protocol of ``config``."""
+    return make_problem(config["K"], config["N"], config["d"], config["m"], config["tau"], seed=config.seed,
+                        unit_tokens=config.tokens == "unit")
+
+
+def run_one(config: Config, H: int, *, progress: bool = False) -> dict:
+    """Train one H with the configuration ``config`` (its ``H_grid`` is not read); returns its curves (the
+    dict of :func:`iclbook.sweeps.training_run`). A run with fewer ``steps`` and the same seed follows the same
+    trajectory, so its records are the first records of the long run."""
+    (tc,) = training_configs(config.replace(H_grid=[int(H)]))
+    return training_run(dict(tc, progress=progress) if progress else tc)
 
 
 def run(config: Config | None = None, *, progress: bool = False) -> dict:
     """Figure 4 (§4; chapter ``book/ch09_heads``): train the one-layer model (eq. 8) with Adam for every
-    H of the grid; returns the curves (JSON-serialisable).
-
-    ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset).
-    Keys: ``config`` (sizes, protocol, H grid), ``seed``, ``quick``, ``L_star``, ``delta0`` (the gap at
-    w = 0), ``runs`` (one dict per H, see :func:`run_one`).
-    """
+    H of the grid, one seed; returns the curves (JSON-serialisable, :func:`assemble`)."""
     c = config if config is not None else _config("fig4")
     t0 = time.perf_counter()
     runs = [run_one(c, H, progress=progress) for H in c["H_grid"]]
     return assemble(c, runs, seconds=time.perf_counter() - t0)
 
 
-def units(config: Config) -> list[dict]:
-    """The independent runs of one seed of the figure, as keyword arguments of :func:`run_one`: one per H."""
-    return [{"H": int(H)} for H in config["H_grid"]]
-
-
 def assemble(config: Config, runs: list, *, seconds: float) -> dict:
-    """The figure's data for one seed from its runs (:func:`run_one` for every H of the grid, in order)."""
+    """The figure's data for one seed from its runs (one per H of the grid, in order): ``config`` (the
+    parameters), ``tokens``, ``objective``, ``seed``, ``quick``, ``L_star``, ``delta0`` (the gap at w = 0),
+    ``runs`` (each run's curves plus ``H`` and ``smoothness0``, the smoothness of the w-block at the
+    initialization, recomputed from the seed) and ``seconds``."""
     c = config
-    cfg, seed = c.as_dict(), c.seed
-    prob = make_problem(cfg["K"], cfg["N"], cfg["d"], cfg["m"], cfg["tau"], seed=seed)
-    return {
-        "figure": "fig4",
-        "config": cfg,
-        "seed": int(seed),
-        "quick": c.preset == "quick",
-        "L_star": float(prob.L_star),
-        "delta0": float(delta0(prob)),
-        "runs": runs,
-        "seconds": float(seconds),
-    }
+    prob = problem(c)
+    out = []
+    for H, r in zip(c["H_grid"], runs):
+        Q0, _ = init_params(prob, int(H), rng=np.random.default_rng(c.seed))
+        r = {k: json_list(v) if k in _CURVES else v for k, v in r.items()}
+        out.append(dict(r, H=int(H), smoothness0=float(w_smoothness(prob, Q0))))
+    return {"figure": "fig4", "config": c.as_dict(), "tokens": c.tokens, "objective": c.objective,
+            "seed": int(c.seed), "quick": c.preset == "quick", "L_star": float(prob.L_star),
+            "delta0": float(delta0(prob)), "runs": out, "seconds": float(seconds)}
 
 
-def plot(data: dict, fig=None):
-    """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4)."""
+def gap_quantiles(data: dict, H: int, q=(0.0, 0.5, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """The record steps and the quantiles ``q`` over seeds (default: minimum, median, maximum) of the gap
+    L(θ_t) − L⋆ of the runs with ``H`` heads in ``data`` (one seed's data, or the several-seed data of
+    :func:`iclbook.experiments.run_seeds`). Runs that stopped early (divergence) count up to their last record."""
+    seeds = data["per_seed"] if "per_seed" in data else [data]
+    runs = [next(r for r in d["runs"] if r["H"] == H) for d in seeds]
+    steps = max((r["step"] for r in runs), key=len)
+    G = np.full((len(runs), len(steps)), np.nan)
+    for i, r in enumerate(runs):
+        G[i, :len(r["gap"])] = json_array(r["gap"])
+    return np.asarray(steps), np.nanquantile(G, q, axis=0)
+
+
+def protocol_label(data: dict) -> str:
+    """'paper's protocol: Gaussian tokens, population loss' or the book's, for titles and legends."""
+    tokens, objective = data.get("tokens", "unit"), data.get("objective", "minibatch")
+    who = ("the paper's protocol" if (tokens, objective) == (TOKENS[0], OBJECTIVES[0]) else
+           "the book's protocol" if (tokens, objective) == ("unit", "minibatch") else "a mixed protocol")
+    what = "Gaussian tokens" if tokens == "gaussian" else "unit tokens"
+    loss = "population loss" if objective == "population" else "mini-batches"
+    return f"{who}: {what}, {loss}"
+
+
+def plot(data: dict, fig=None, ax=None):
+    """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4):
+    for several seeds (the data of :func:`iclbook.experiments.run_seeds`) the median over seeds as a line
+    and the range (minimum to maximum) as a band; for one seed its curves. ``ax``: draw into these axes."""
     import matplotlib
 
-    from ..plotting import COLORS, figure_or_new
+    from ..plotting import figure_or_new
 
-    fig = figure_or_new(fig, FIGSIZE)
-    ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
-    cfg = data["config"]
+    if ax is None:
+        fig = figure_or_new(fig, FIGSIZE)
+        ax = fig.axes[0] if fig.axes else fig.add_subplot(111)
+    first = data["per_seed"][0] if "per_seed" in data else data
+    cfg, n_seeds = first["config"], len(data.get("per_seed", [data]))
     N = cfg["N"]
-    runs = sorted(data["runs"], key=lambda r: r["H"])
+    grid = [r["H"] for r in first["runs"]]
     cmap = matplotlib.colormaps["viridis"]
-    for i, r in enumerate(runs):
-        col = cmap(i / max(1, len(runs) - 1) * 0.9)
-        gap = json_array(r["gap"])
-        rel = "<" if r["H"] < N else ("=" if r["H"] == N else ">")
-        lab = f"H = {r['H']} ({rel} N)"
-        if r["diverged"]:
-            lab += ", diverged"
-        ax.semilogy(r["step"], np.maximum(gap, 1e-300), color=col, label=lab)
-        if r["diverged"]:
-            ax.plot(r["step"][-1], gap[-1], "x", color=COLORS["theory"], ms=8)
+    for i, H in enumerate(sorted(grid)):
+        col = cmap(i / max(1, len(grid) - 1) * 0.9)
+        steps, (lo, med, hi) = gap_quantiles(data, H)
+        rel = "<" if H < N else ("=" if H == N else ">")
+        ax.semilogy(steps, med, color=col, label=f"H = {H} ({rel} N)")
+        if n_seeds > 1:
+            ax.fill_between(steps, lo, hi, color=col, alpha=0.25, lw=0)
     ax.set_xlabel("Adam step")
     ax.set_ylabel(r"$L(\theta_t) - L^\star$")
-    ax.set_title(f"N = {N}, K = {cfg['K']}, d = {cfg['d']}, m = {cfg['m']}, τ = {cfg['tau']:g}; "
-                 f"Adam lr {cfg['lr']:g}, batch {cfg['batch']}")
     ax.legend(ncol=2)
-    return fig
+    seeds = f"median and range of {n_seeds} seeds" if n_seeds > 1 else f"seed {first['seed']}"
+    ax.set_title(f"{protocol_label(first)}\n{seeds}", fontsize="medium")
+    return ax.figure
