@@ -19,6 +19,7 @@ __all__ = [
     "population_loss", "population_grad", "population_loss_and_grad", "empirical_loss_and_grad",
     "grad_from_dA", "init_params", "B_matrices", "weights_for_target", "excess_loss",
     "sign_cone_distance2", "one_head_gap_floor", "best_output_weights", "fitted_linear_smoother",
+    "attended_tokens",
 ]
 
 
@@ -214,6 +215,17 @@ def fitted_linear_smoother(problem: Problem, y) -> np.ndarray:
     if y.shape[0] < problem.N:
         raise ValueError(f"the fit needs at least N = {problem.N} prompts, got {y.shape[0]}")
     return np.linalg.lstsq(yP, y, rcond=None)[0]
+
+
+def attended_tokens(problem: Problem, Q) -> np.ndarray:
+    """For every token k, the number of distinct prompt positions that the H heads attend to most
+    (argmax_i of s^h_k over i), shape (K,). When the softmax saturates (raw Gaussian tokens: scores of
+    order ‖v‖² ≈ d) every s^h_k is one-hot to float64 precision, C_k = (s^1_k, …, s^H_k) has this many
+    distinct columns, and ζ (Assumption 2) is 0 to float64 precision as soon as one token sees fewer
+    than N positions (``book/ch09_heads``)."""
+    S = softmax_weights(problem, Q)                                       # (H, N, K)
+    top = np.argmax(S, axis=1)                                            # (H, K)
+    return np.array([np.unique(top[:, k]).size for k in range(problem.K)])
 
 
 def population_loss(problem: Problem, Q, w) -> float:

@@ -159,3 +159,23 @@ def test_best_output_weights_minimise_the_loss_for_fixed_heads(small):
             assert L == pytest.approx(small.L_star, rel=1e-10)
         else:
             assert L - small.L_star > 1e-3
+
+
+def test_attended_tokens_counts_distinct_argmax_positions(small):
+    """attended_tokens against a plain loop over heads and tokens of the scores v_iᵀ Q_h v_k; at a large scale of
+    Q (saturated, one-hot heads) a token whose heads see fewer than N positions makes ζ = 0 (Assumption 2 fails in
+    float64), and ζ > 0 when every token sees all N."""
+    from iclbook.model import attended_tokens
+    rng = np.random.default_rng(3)
+    outcomes = set()
+    for H, scale in ((3, 1.0), (6, 200.0), (40, 200.0)):
+        Q = scale * rng.standard_normal((H, small.d, small.d))
+        V, VN = small.V, small.V[:, :small.N]
+        loop = [len({int(np.argmax([VN[:, i] @ Q[h] @ V[:, k] for i in range(small.N)])) for h in range(H)})
+                for k in range(small.K)]
+        got = attended_tokens(small, Q)
+        assert got.tolist() == loop
+        if scale > 1:
+            assert (ic.zeta(small, Q) == 0) == (got.min() < small.N)
+            outcomes.add(bool(got.min() < small.N))
+    assert outcomes == {True, False}           # both sides of the equivalence were exercised

@@ -145,7 +145,16 @@ def test_config_presets_replace_and_key():
     with pytest.raises(ValueError, match="presets"):
         experiments.config("fig4", "reduced")
     with pytest.raises(ValueError, match="tokens"):
-        experiments.config("fig2a", tokens="gaussian")       # not implemented for the one-layer figures
+        experiments.config("fig4", tokens="spherical")       # a protocol the figure does not implement
+    with pytest.raises(ValueError, match="objective"):
+        experiments.config("fig4", objective="sgd")
+    with pytest.raises(ValueError, match="objective"):
+        experiments.config("fig3", objective="population")   # Figure 3 trains nothing
+    assert experiments.config("fig3").objective is None
+    paper = experiments.config("fig4")                        # the paper's stated protocol is the default
+    assert (paper.tokens, paper.objective) == ("gaussian", "population")
+    assert paper.key() != paper.replace(objective="minibatch").key()
+    assert experiments.Config.from_spec(paper.replace(tokens="unit").spec()) == paper.replace(tokens="unit")
     with pytest.raises(ValueError, match="seed"):
         experiments.config("fig3", seed=-1)
     with pytest.raises(TypeError):

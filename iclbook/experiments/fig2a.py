@@ -6,14 +6,20 @@ The paper's protocol (§4): N = 30, K = 200, d = 100, m = 20, H = 64; Q(0) stand
 the test prompts, with ŷ⋆ the ridge prediction of penalty mτ (Theorem 2, eq. 20).
 
 Not stated by the paper: τ (we use τ = 0.1), the number of iterations (we use 10 000, enough for the
-picture to settle), whether tokens were normalised (we use unit-norm tokens,
-the theory's setting), seeds. Chapter 10 (``book/ch10_inference``) plots the cached full run.
+picture to settle), seeds, whether tokens were normalised and whether Adam descended the population loss
+or mini-batches. Two protocols, as :class:`~iclbook.experiments.Config` fields (as for Figure 4): the paper's
+stated one (default: ``tokens="gaussian"``, raw standard Gaussian tokens as its §4 draws them, and
+``objective="population"``, Adam on the exact population loss (9)) and the book's (``tokens="unit"``,
+``objective="minibatch"``). Chapter 10 (``book/ch10_inference``) plots the cached full runs
+(``book/data/fig2a.json``, ``book/data/fig2a_unit_minibatch.json``).
 
 Presets (:func:`iclbook.experiments.config`): ``"paper"`` (:data:`PAPER`) and ``"quick"``, its first
 300 steps. A run with fewer ``steps`` is the first steps of exactly the same run (same seed, same records),
 so a short run is an honest prefix of the full one and can be compared with the cached full run.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -24,7 +30,7 @@ from ..training import train_adam
 from .configuration import Config, config as _config
 from .results import json_array, json_list
 
-__all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "plot", "problem_and_prompts"]
+__all__ = ["PAPER", "PRESETS", "TOKENS", "OBJECTIVES", "FIGSIZE", "run", "plot", "problem_and_prompts"]
 
 #: The paper's protocol (τ, the step count and token normalisation are the book's choices, see above).
 PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, H=64, lr=1e-4, batch=256, n_train=10_000, n_test=200,
@@ -33,15 +39,18 @@ PAPER = dict(K=200, N=30, d=100, m=20, tau=0.1, H=64, lr=1e-4, batch=256, n_trai
 #: The named configurations: the paper's run, and its first 300 steps (a smoke test).
 PRESETS = {"paper": PAPER, "quick": dict(PAPER, steps=300)}
 
-#: Token protocols implemented: unit-norm tokens (the theory's setting).
-TOKENS = ("unit",)
+#: Token protocols: raw standard Gaussian tokens (the paper's §4, default) and unit-norm tokens (the theory's).
+TOKENS = ("gaussian", "unit")
+
+#: Training objectives: Adam on the exact population loss (default) and on mini-batches (as for Figure 4).
+OBJECTIVES = ("population", "minibatch")
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
 FIGSIZE = (9.0, 5.6)
 
 
 def problem_and_prompts(config: Config | None = None):
-    """The problem (unit-norm Gaussian tokens, Gaussian features) and the two test sets of the run
+    """The problem (the tokens of ``config.tokens``, Gaussian features) and the two test sets of the run
     ``config`` (default: the paper preset).
 
     Returns ``(problem, y_in, y_ood)``. The test prompts come from their own stream,
@@ -49,7 +58,7 @@ def problem_and_prompts(config: Config | None = None):
     """
     c = config if config is not None else _config("fig2a")
     seed = c.seed
-    problem = make_problem(c["K"], c["N"], c["d"], c["m"], c["tau"], seed=seed)
+    problem = make_problem(c["K"], c["N"], c["d"], c["m"], c["tau"], seed=seed, unit_tokens=c.tokens == "unit")
     rng = np.random.default_rng([seed, 1])
     _, y_in = sample_prompts(problem, c["n_test"], rng=rng)
     _, y_ood = sample_prompts(problem, c["n_test"], rng=rng, lam_mean=c["ood_mean"], lam_std=c["ood_std"])
@@ -70,12 +79,15 @@ def run(config: Config | None = None, *, progress: bool = False) -> dict:
     problem, y_in, y_ood = problem_and_prompts(c)
     cb = inference_callback(problem, {"in_domain": y_in, "ood": y_ood})
     h = train_adam(problem, c["H"], steps=steps, seed=seed, lr=c["lr"], batch=c["batch"],
-                   n_train=c["n_train"], record_every=c["record_every"], progress=progress, callback=cb)
+                   n_train=c["n_train"], record_every=c["record_every"], progress=progress, callback=cb,
+                   objective=c.objective)
     factor = {name: float(np.mean(theorem2_factor(problem, y)))
               for name, y in (("in", y_in), ("ood", y_ood))}
     return {
         "figure": "fig2a",
         "config": {**c.as_dict(), "seed": int(seed)},
+        "tokens": c.tokens,
+        "objective": c.objective,
         "L_star": float(problem.L_star),
         # Theorem 2's deterministic steps (b)–(c): mean inference loss ≤ factor × (L − L⋆), for any parameters
         "bound_factor_in": factor["in"],
@@ -91,35 +103,59 @@ def run(config: Config | None = None, *, progress: bool = False) -> dict:
     }
 
 
+def _curves(data: dict) -> dict:
+    """The curves of one seed's data, or for several seeds (:func:`iclbook.experiments.run_seeds`) their
+    minimum, median and maximum over seeds (arrays of shape (3, records))."""
+    seeds = data["per_seed"] if "per_seed" in data else [data]
+    keys = ("loss", "gap", "train_loss", "inference_in", "inference_ood")
+    with warnings.catch_warnings():      # the training loss of step 0 is NaN in every seed
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = {k: np.nanquantile([json_array(d[k]) for d in seeds], [0.0, 0.5, 1.0], axis=0) for k in keys}
+    out.update(step=np.asarray(seeds[0]["step"]), n=len(seeds),
+               **{k: np.median([d[k] for d in seeds]) for k in ("L_star", "bound_factor_in", "bound_factor_ood")})
+    return out
+
+
 def plot(data: dict, fig=None):
-    """Left: the population loss L(θ) and the mini-batch training loss, with L⋆. Right (log scale): the gap
-    L(θ) − L⋆ and the two inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations, with the bound
-    2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²)) that Theorem 2's deterministic steps give for any parameters."""
+    """Left: the population loss L(θ) and the training loss (the mini-batch loss, or the population loss
+    itself under ``objective="population"``), with L⋆. Right (log scale): the gap L(θ) − L⋆ and the two
+    inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations, with the bound 2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²))
+    that Theorem 2's deterministic steps give for any parameters. For several seeds: medians over seeds,
+    with the range (minimum to maximum) as a band on the right."""
     from ..plotting import COLORS, legend_outside, figure_or_new
 
     fig = figure_or_new(fig, FIGSIZE)
     ax1, ax2 = fig.subplots(1, 2)
-    step = np.asarray(data["step"])
-    tl = json_array(data["train_loss"])
-    ax1.plot(step, data["loss"], color=COLORS["model"], label=r"population loss $L(\theta)$")
-    ax1.plot(step, tl, color=COLORS["data"], lw=0.8, alpha=0.8, label="mini-batch loss (256 prompts)")
-    ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")
+    first = data["per_seed"][0] if "per_seed" in data else data
+    cur = _curves(data)
+    step, med = cur["step"], {k: v[1] for k, v in cur.items() if k in
+                               ("loss", "gap", "train_loss", "inference_in", "inference_ood")}
+    minibatch = first.get("objective", "minibatch") == "minibatch"
+    ax1.plot(step, med["loss"], color=COLORS["model"], label=r"population loss $L(\theta)$")
+    if minibatch:
+        ax1.plot(step, med["train_loss"], color=COLORS["data"], lw=0.8, alpha=0.8,
+                 label="mini-batch loss (256 prompts)")
+    ax1.axhline(cur["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")
     ax1.set_xlabel("Adam iteration")
     ax1.set_ylabel("training loss")
     ax1.legend(loc="upper right")
-    ax2.semilogy(step, np.maximum(data["gap"], 1e-300), color=COLORS["model"], label=r"$L(\theta) - L^\star$")
-    ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference, in-domain")
-    ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference, out-of-domain")
-    if "bound_factor_ood" in data:
-        gap = np.asarray(data["gap"], dtype=float)
-        ax2.semilogy(step, data["bound_factor_ood"] * gap, ":", color=COLORS["ood"],
-                     label="bound (Thm 2, b–c), out-of-domain")
-        ax2.semilogy(step, data["bound_factor_in"] * gap, ":", color=COLORS["ridge"],
-                     label="bound, in-domain")
+    for key, col, lab in (("gap", COLORS["model"], r"$L(\theta) - L^\star$"),
+                          ("inference_in", COLORS["ridge"], "inference, in-domain"),
+                          ("inference_ood", COLORS["ood"], "inference, out-of-domain")):
+        ax2.semilogy(step, np.maximum(med[key], 1e-300), color=col, label=lab)
+        if cur["n"] > 1:
+            ax2.fill_between(step, cur[key][0], cur[key][2], color=col, alpha=0.25, lw=0)
+    ax2.semilogy(step, cur["bound_factor_ood"] * med["gap"], ":", color=COLORS["ood"],
+                 label="bound (Thm 2, b–c), out-of-domain")
+    ax2.semilogy(step, cur["bound_factor_in"] * med["gap"], ":", color=COLORS["ridge"],
+                 label="bound, in-domain")
     ax2.set_xlabel("Adam iteration")
     ax2.set_ylabel(r"gap; $\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
     legend_outside(ax2, loc="lower", ncol=2)
-    c = data["config"]
-    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, H={c['H']},\n"
-                 f"τ={c['tau']:g} (τ ours), Adam lr={c['lr']:g}")
+    c = first["config"]
+    who = (f"median of {cur['n']} seeds" if cur["n"] > 1 else f"seed {c['seed']}")
+    tokens = "Gaussian" if first.get("tokens", "unit") == "gaussian" else "unit"
+    obj = "mini-batches" if minibatch else "population loss"
+    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, H={c['H']}, "
+                 f"τ={c['tau']:g} (τ ours);\nAdam lr={c['lr']:g}, {tokens} tokens, {obj}; {who}")
     return fig

@@ -36,7 +36,8 @@ from .configuration import Config, config as _config
 from .results import json_array, json_list
 
 __all__ = ["H_GRID", "PAPER", "PRESETS", "TOKENS", "OBJECTIVES", "FIGSIZE", "run", "run_one",
-           "training_configs", "problem", "assemble", "plot", "protocol_label", "gap_quantiles"]
+           "training_configs", "problem", "assemble", "plot", "protocol_label", "gap_quantiles", "summary", "summary_table",
+           "training_set_floor"]
 
 #: The numbers of heads of the full figure: below N = 30, at N, and up to the paper's H = 400.
 H_GRID = (10, 20, 30, 64, 128, 400)
@@ -113,10 +114,69 @@ def assemble(config: Config, runs: list, *, seconds: float) -> dict:
     for H, r in zip(c["H_grid"], runs):
         Q0, _ = init_params(prob, int(H), rng=np.random.default_rng(c.seed))
         r = {k: json_list(v) if k in _CURVES else v for k, v in r.items()}
-        out.append(dict(r, H=int(H), smoothness0=float(w_smoothness(prob, Q0))))
+        r = dict(r, H=int(H), smoothness0=float(w_smoothness(prob, Q0)))
+        if c.objective == "minibatch":
+            r["training_set_floor"] = training_set_floor(c, H)
+        out.append(r)
     return {"figure": "fig4", "config": c.as_dict(), "tokens": c.tokens, "objective": c.objective,
             "seed": int(c.seed), "quick": c.preset == "quick", "L_star": float(prob.L_star),
             "delta0": float(delta0(prob)), "runs": out, "seconds": float(seconds)}
+
+
+def training_set_floor(config: Config, H: int) -> float:
+    """The population gap of the best linear smoother fitted to the training prompts of the mini-batch run
+    with ``H`` heads (:func:`iclbook.training.training_prompts`, :func:`iclbook.model.fitted_linear_smoother`):
+    a floor that no one-layer model trained on those ``n_train`` prompts alone can be expected to beat, since
+    every such model is a linear smoother and this one fits the prompts best (``book/ch09_heads``)."""
+    from ..model import excess_loss, fitted_linear_smoother
+    from ..training import training_prompts
+    prob = problem(config)
+    y = training_prompts(prob, int(H), seed=config.seed, n_train=config["n_train"])
+    return excess_loss(prob, fitted_linear_smoother(prob, y))
+
+
+def summary(data: dict, *, last: int = 1000) -> dict:
+    """Per H, one entry per seed (arrays, in the order of the seeds) of what ``book/ch09_heads`` reads off
+    Figure 4: ``gap_end`` (the final gap), ``drop_last`` (the fraction of the gap removed over the last
+    ``last`` steps: 1 − gap(T)/gap(T − last)), ``zeta0``, ``zeta_min`` (the minimum of ζ(t)/ζ₀ over the records,
+    NaN when ζ₀ = 0) and ``zeta_min_step`` (its step), ``zeta_end`` (ζ(T)/ζ₀), ``q_move`` (the largest
+    max_h ‖Q_h(t) − Q_h(0)‖_F over the records), ``rises`` (record-to-record increases of the gap),
+    ``rebound`` (the largest factor by which the gap rose above its running minimum), ``diverged``, and for
+    mini-batch runs ``floor`` (:func:`training_set_floor`, stored in the data)."""
+    seeds = data["per_seed"] if "per_seed" in data else [data]
+    out = {}
+    for H in sorted(r["H"] for r in seeds[0]["runs"]):
+        rows = []
+        for d in seeds:
+            r = next(x for x in d["runs"] if x["H"] == H)
+            s, g = np.asarray(r["step"]), json_array(r["gap"])
+            z = json_array(r["zeta"]) / r["zeta0"] if r["zeta0"] > 0 else np.full(len(s), np.nan)
+            i = int(np.nanargmin(z)) if r["zeta0"] > 0 else 0
+            rows.append(dict(
+                gap_end=g[-1], drop_last=1 - g[-1] / g[np.searchsorted(s, s[-1] - last)],
+                zeta0=r["zeta0"], zeta_min=np.nanmin(z) if r["zeta0"] > 0 else np.nan,
+                zeta_min_step=int(s[i]), zeta_end=z[-1], q_move=np.nanmax(json_array(r["q_move"])),
+                rises=int(np.sum(np.diff(g) > 0)), rebound=float(np.max(g / np.minimum.accumulate(g))),
+                diverged=bool(r["diverged"]), floor=r.get("training_set_floor", np.nan)))
+        out[H] = {k: np.array([row[k] for row in rows]) for k in rows[0]}
+    return out
+
+
+def summary_table(data: dict) -> str:
+    """The ranges over seeds (minimum to maximum) of :func:`summary`'s final gap, drop over the last 1000
+    steps, largest Q movement and ζ₀, one line per H, at most 77 characters wide (``book/ch09_heads``)."""
+    def span(a, fmt):
+        lo, hi = np.min(a), np.max(a)
+        return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+    g3, g2 = (lambda x: f"{x:.3g}"), (lambda x: f"{x:.2g}")
+    pc = lambda x: f"{100 * x:.2g} %" if abs(x) < 1 else f"{100 * x:.0f} %"
+    n = len(data.get("per_seed", [data]))
+    lines = [f"{protocol_label(data)}; range over {n} seed(s)",
+             f"{'H':>4}  {'gap at T':>17}  {'drop, last 1000':>16}  {'max |dQ_h|':>12}  {'zeta_0':>14}"]
+    for H, v in summary(data).items():
+        lines.append(f"{H:4d}  {span(v['gap_end'], g3):>17}  {span(v['drop_last'], pc):>16}  "
+                     f"{span(v['q_move'], g2):>12}  {span(v['zeta0'], g2):>14}")
+    return "\n".join(lines)
 
 
 def gap_quantiles(data: dict, H: int, q=(0.0, 0.5, 1.0)) -> tuple[np.ndarray, np.ndarray]:
