@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tokens", choices=["gaussian", "unit"], default=None,
                    help="raw standard Gaussian tokens (the paper's §4; the default where a figure implements "
                         "both) or unit-norm tokens (the theory's setting)")
+    r.add_argument("--heads", type=_pos_int, nargs="+", default=None, metavar="H",
+                   help="fig4: only these numbers of heads (default: the grid 10 20 30 64 128 400)")
     r.add_argument("--objective", choices=["population", "minibatch"], default=None,
                    help="fig2a/fig4: Adam on the exact population loss (the paper's Figure 4 text, default) or "
                         "on batches of 256 from 10,000 training prompts (the paper's §4 set-up)")
@@ -158,6 +160,10 @@ def _config_and_options(a):
     from . import experiments
     given = {k: getattr(a, k) for k in ("scale", "device", "threads") if getattr(a, k) is not None}
     protocol = {k: getattr(a, k) for k in ("tokens", "objective") if getattr(a, k) is not None}
+    if a.heads is not None:
+        if a.figure != "fig4":
+            raise ValueError("--heads applies to fig4 only")
+        protocol["H_grid"] = list(a.heads)
     options = {"progress": not a.no_progress, "command": " ".join(["python -m iclbook", *a.argv])}
     sweep = {k: getattr(a, k) for k in ("seeds", "jobs", "dask") if getattr(a, k) is not None}
     if sweep and a.figure not in experiments.SWEEP_FIGURES:

@@ -16,19 +16,10 @@ def _configs(seeds=(0, 1, 2, 3), Hs=(3, 6)):
     return [dict(SMALL, H=H, seed=s) for s in seeds for H in Hs]
 
 
-def _untimed(x):
-    """``x`` without its wall-clock ``seconds`` entries (a timing, not a result)."""
-    if isinstance(x, dict):
-        return {k: _untimed(v) for k, v in x.items() if k != "seconds"}
-    if isinstance(x, list):
-        return [_untimed(v) for v in x]
-    return x
-
-
 def _same(a, b) -> bool:
     """Equal bit for bit, NaN included (the records hold NaN where a quantity is not defined), timings
     aside: as JSON text, floats are written with every digit of their shortest round-trip form."""
-    return json.dumps(_untimed(a), sort_keys=True) == json.dumps(_untimed(b), sort_keys=True)
+    return json.dumps(_without_timings(a), sort_keys=True) == json.dumps(_without_timings(b), sort_keys=True)
 
 
 def _serial():
@@ -126,3 +117,22 @@ def test_reproduce_refuses_seeds_for_the_four_layer_figures(capsys):
     from iclbook.cli import main
     assert main(["reproduce", "fig5", "--quick", "--seeds", "2", "--out", "unused"]) == 2
     assert "--seeds applies to fig2a, fig3, fig4 only" in capsys.readouterr().err
+
+
+def test_reproduce_records_protocol_heads_and_provenance(tmp_path, capsys):
+    """reproduce fig4 --tokens/--objective/--heads: the JSON records the protocol, the grid and a provenance record
+    with the command; the stored runs are the ones run_seeds computes for the same configuration (read back, not
+    recomputed); --heads on another figure is a one-line error."""
+    from iclbook import experiments as ex
+    from iclbook.cli import main
+    argv = ["reproduce", "fig4", "--quick", "--heads", "3", "--seeds", "2", "--tokens", "unit", "--objective",
+            "minibatch", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "fig4.json").read_text())
+    assert (data["tokens"], data["objective"], data["config"]["H_grid"]) == ("unit", "minibatch", [3])
+    assert data["provenance"]["command"] == "python -m iclbook " + " ".join(argv)
+    cfg = ex.config("fig4", "quick", tokens="unit", objective="minibatch", H_grid=[3])
+    again = ex.run_seeds(cfg, [0, 1], store=tmp_path / "runs")
+    assert _without_timings(again["per_seed"]) == _without_timings(data["per_seed"])
+    assert main(["reproduce", "fig3", "--quick", "--heads", "3", "--out", str(tmp_path / "x")]) == 2
+    assert "--heads applies to fig4 only" in capsys.readouterr().err

@@ -110,8 +110,10 @@ def reproduce(config: Config, out, **options) -> list[Path]:
         data["provenance"] = dict(results.provenance(seconds=time.perf_counter() - t0, command=command,
                                                      commit=commit), jobs=sweep.get("jobs", 1))
     arrays = data.pop("_arrays", None)
-    # several seeds: the figure of the first seed (every seed's data is in the JSON)
-    fig = mod.plot(data["per_seed"][0] if "per_seed" in data else data, fig=new_figure(mod.FIGSIZE, pyplot=False))
+    # several seeds: the median and range over seeds where the figure draws them, else the first seed's figure
+    # (every seed's data is in the JSON)
+    several = "per_seed" in data and not getattr(mod, "PLOTS_SEEDS", False)
+    fig = mod.plot(data["per_seed"][0] if several else data, fig=new_figure(mod.FIGSIZE, pyplot=False))
     name = config.figure
     files = {out / f"{name}.json": results.json_bytes(data)}
     if arrays is not None:

@@ -45,6 +45,9 @@ TOKENS = ("gaussian", "unit")
 #: Training objectives: Adam on the exact population loss (default) and on mini-batches (as for Figure 4).
 OBJECTIVES = ("population", "minibatch")
 
+#: :func:`plot` draws the data of several seeds (:func:`iclbook.experiments.run_seeds`) as medians and ranges.
+PLOTS_SEEDS = True
+
 #: The size (inches) of the figure :func:`plot` draws when given none.
 FIGSIZE = (9.0, 5.6)
 

@@ -63,6 +63,9 @@ OBJECTIVES = ("population", "minibatch")
 #: The recorded curves of a run (lists; NaN, e.g. the mini-batch loss of step 0, is stored as None).
 _CURVES = ("loss", "gap", "zeta", "q_move", "alpha_max", "train_loss")
 
+#: :func:`plot` draws the data of several seeds (:func:`iclbook.experiments.run_seeds`) as medians and ranges.
+PLOTS_SEEDS = True
+
 #: The size (inches) of the figure :func:`plot` draws when given none.
 FIGSIZE = (6.4, 3.8)
 

@@ -1,4 +1,6 @@
-"""Recompute the cached paper-scale runs of book/data/ with the reference, for as many Adam steps as wanted.
+"""Recompute the cached paper-scale runs of book/data/ with the reference, for as many Adam steps as wanted: seed 0
+of the book's protocol (unit tokens, mini-batches; ``<figure>_unit_minibatch.json``), the protocol the reference
+transcribes.
 
     python -m tests.reference.paper_runs --steps 1000            # Figure 2(a), H = 64
     python -m tests.reference.paper_runs --figure fig4 --H 10 --steps 500
@@ -27,7 +29,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--prompts", type=int, default=3000, help="Monte Carlo prompts per record")
     a = ap.parse_args(argv)
-    data = json.loads((DATA / f"{a.figure}.json").read_text())
+    data = json.loads((DATA / f"{a.figure}_unit_minibatch.json").read_text())     # the protocol transcribed here
+    data = data["per_seed"][0] if "per_seed" in data else data
     c = data["config"]
     seed = data.get("seed", c.get("seed"))
     run = data if a.figure == "fig2a" else next(r for r in data["runs"] if r["H"] == a.H)
