@@ -171,13 +171,14 @@ def summary_table(data: dict) -> str:
     def span(a, fmt):
         lo, hi = np.min(a), np.max(a)
         return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
-    g3, g2 = (lambda x: f"{x:.3g}"), (lambda x: f"{x:.2g}")
+    g3 = lambda x: f"{x:.3g}" if x >= 1e-3 else f"{x:.2e}"
+    g2 = lambda x: f"{x:.2g}"
     pc = lambda x: f"{100 * x:.2g} %" if abs(x) < 1 else f"{100 * x:.0f} %"
     n = len(data.get("per_seed", [data]))
     lines = [f"{protocol_label(data)}; range over {n} seed(s)",
-             f"{'H':>4}  {'gap at T':>17}  {'drop, last 1000':>16}  {'max |dQ_h|':>12}  {'zeta_0':>14}"]
+             f"{'H':>4}  {'gap at T':>20}  {'drop, last 1000':>15}  {'max |dQ_h|':>12}  {'zeta_0':>14}"]
     for H, v in summary(data).items():
-        lines.append(f"{H:4d}  {span(v['gap_end'], g3):>17}  {span(v['drop_last'], pc):>16}  "
+        lines.append(f"{H:4d}  {span(v['gap_end'], g3):>20}  {span(v['drop_last'], pc):>15}  "
                      f"{span(v['q_move'], g2):>12}  {span(v['zeta0'], g2):>14}")
     return "\n".join(lines)
 
