@@ -29,7 +29,7 @@ __all__ = [
     "theorem1_bound", "default_step_sizes", "lemma2_ratio", "zbar_norm", "fbar_max", "xi_gradients",
     "xi_hessian_norm", "xi_secant", "pl_quantities", "pl_equality_weights", "profile_loss", "exp_sum_terms",
     "lemma7_bounds", "alpha_bar", "q_move_bound", "B_move_bound",
-    "gamma_sufficient", "lemma10_L", "secant_smoothness", "diagnostics_callback",
+    "gamma_sufficient", "lemma10_L", "secant_smoothness", "diagnostics_callback", "gd_step_work",
 ]
 
 #: Default γ = √(η_w/η_Q): the w-block moves 10⁴ times faster than Q (the fast-w / slow-Q regime of §6.5).
@@ -320,6 +320,24 @@ def diagnostics_callback(problem: Problem, eta_Q: float, gamma: float):
         return out
 
     return cb
+
+
+def gd_step_work(problem: Problem) -> tuple[int, int]:
+    """The arithmetic of one step of the theory's gradient descent (eq. 10, ``ic.train(method="gd")``),
+    split as ``(per_head, shared)``: a step with H heads costs ``H * per_head + shared`` operations.
+
+    Counted: multiplications (a multiply-add counts once), divisions and exponentials, as the exact loss
+    and gradient (Lemma 5, §6.3; :func:`iclbook.model.population_loss_and_grad`) and the update compute
+    them. Per head: the scores V_Nᵀ Q_h V (N d² + N d K), the softmax (N K exponentials and divisions),
+    Σ_h w_{h,k} s^h_k (N K), ∂L/∂w (N K), J(s) G scaled by w (2 N K), the Q-gradient V_N R_h Vᵀ
+    (N K d + N d²) and the update (d² + K). Shared by all heads: Z̄²(Â − A) (N² K) and the loss (N K).
+    Additions, subtractions and maxima are not counted. This is the "work" of the H remark after
+    Theorem 1 (``book/ch08_convergence``): per unit of computation rather than per step.
+    """
+    N, K, d = problem.N, problem.K, problem.d
+    per_head = 2 * N * d * d + 2 * N * d * K + 6 * N * K + d * d + K
+    shared = N * N * K + N * K
+    return int(per_head), int(shared)
 
 
 def zeta_samples(problem: Problem, H: int, seeds, *, beta: float = 1.0, relative: bool = False) -> np.ndarray:

@@ -119,3 +119,81 @@ def test_exp_sum_terms_match_the_exponentials(small):
         x = np.exp(small.VN.T @ q1)                    # exp(V_N^T q_1), literally
         np.testing.assert_allclose(row, x / x.max(), rtol=1e-12)
     assert np.all(T.max(axis=1) == 1.0)
+
+
+def _gd_step_counted(problem, Q, w, eta_Q, eta_w):
+    """One GD step written with plain loops, counting multiplications, divisions and exponentials
+    (the scalar ½ of the loss is not counted); returns (loss, gQ, gw, Q⁺, w⁺, count)."""
+    N, K, d, H = problem.N, problem.K, problem.d, Q.shape[0]
+    V, VN, Z2, A = problem.V, problem.VN, problem.Zbar2, problem.A
+    ops = 0
+    S = np.zeros((H, N, K))
+    for h in range(H):
+        P = np.zeros((N, d))                          # V_Nᵀ Q_h
+        for n in range(N):
+            for e in range(d):
+                for c in range(d):
+                    P[n, e] += VN[c, n] * Q[h, c, e]; ops += 1
+        for k in range(K):
+            x = [sum(P[n, e] * V[e, k] for e in range(d)) for n in range(N)]; ops += N * d
+            top = max(x)
+            ex = [np.exp(xi - top) for xi in x]; ops += N
+            tot = sum(ex)
+            for n in range(N):
+                S[h, n, k] = ex[n] / tot; ops += 1
+    Ahat = np.zeros((N, K))
+    for h in range(H):
+        for n in range(N):
+            for k in range(K):
+                Ahat[n, k] += w[h, k] * S[h, n, k]; ops += 1
+    delta = Ahat - A
+    G = np.zeros((N, K))
+    for n in range(N):
+        for k in range(K):
+            for j in range(N):
+                G[n, k] += Z2[n, j] * delta[j, k]; ops += 1
+    loss = problem.L_star + 0.5 * sum(delta[n, k] * G[n, k] for n in range(N) for k in range(K))
+    ops += N * K
+    gw, gQ = np.zeros((H, K)), np.zeros((H, d, d))
+    for h in range(H):
+        for k in range(K):
+            for n in range(N):
+                gw[h, k] += S[h, n, k] * G[n, k]; ops += 1
+        R = np.zeros((N, K))
+        for n in range(N):
+            for k in range(K):
+                R[n, k] = (G[n, k] - gw[h, k]) * S[h, n, k] * w[h, k]; ops += 2
+        M = np.zeros((N, d))                          # R_h Vᵀ
+        for n in range(N):
+            for e in range(d):
+                for k in range(K):
+                    M[n, e] += R[n, k] * V[e, k]; ops += 1
+        for c in range(d):
+            for e in range(d):
+                for n in range(N):
+                    gQ[h, c, e] += VN[c, n] * M[n, e]; ops += 1
+    Qn = Q - eta_Q * gQ; ops += H * d * d
+    wn = w - eta_w * gw; ops += H * K
+    return loss, gQ, gw, Qn, wn, ops
+
+
+@pytest.mark.parametrize("shape,H", [((5, 3, 4, 2), 3), ((7, 2, 3, 2), 3), ((6, 4, 2, 3), 5)])
+def test_gd_step_work_counts_a_plain_step(shape, H):
+    """A step written with loops computes the package's loss and gradient and performs exactly
+    H * per_head + shared counted operations; sizes with N, d, K all different so that a swapped
+    dimension (d²K for N d², say) changes the count."""
+    problem = ic.make_problem(*shape, 0.1, seed=1)
+    rng = np.random.default_rng(2)
+    Q, _ = ic.init_params(problem, H, rng=rng)
+    w = rng.standard_normal((H, problem.K))
+    loss, gQ, gw, Qn, wn, ops = _gd_step_counted(problem, Q, w, 0.01, 0.1)
+    ref_loss, ref_gQ, ref_gw = ic.population_loss_and_grad(problem, Q, w)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(gQ, ref_gQ, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(gw, ref_gw, rtol=1e-10, atol=1e-13)
+    per_head, shared = cv.gd_step_work(problem)
+    assert ops == H * per_head + shared
+    # and the step is the package's: one GD step from (Q, w) lands on (Qn, wn)
+    h = ic.train(problem, H, steps=1, seed=None, init=(Q, w), eta_Q=0.01, gamma=np.sqrt(10.0))
+    np.testing.assert_allclose(h.Q, Qn, rtol=1e-12)
+    np.testing.assert_allclose(h.w, wn, rtol=1e-12)
