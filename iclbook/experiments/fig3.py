@@ -199,9 +199,10 @@ def plot(data: dict, fig=None):
     ax3.axhline(s["limit"], ls="--", color=COLORS["grey"], label=r"$N\to\infty$: $m\tau^2/(1+\tau)^2$")
     ax3.set_title("the book's view: per unseen token", fontsize="medium")
     ax3.set_ylabel(r"$\frac{1}{K-N}\|\hat y^\star - \hat y_{\rm best}\|^2$")
-    for ax in (ax1, ax2, ax3):
+    top = 1.45 * max(s[k + "_exact_max"].max() for k in ("gap", "gap_book", "gap_token", "gap_book_token"))
+    for ax in (ax1, ax2, ax3):                  # one vertical scale: the factor (K − N)/K shows
         ax.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
-        ax.set_ylim(0, 1.5 * ax.get_ylim()[1])
+        ax.set_ylim(0, top)
         ax.legend(fontsize="small", loc="upper center", ncol=2 if ax is ax3 else 1)
     rel = 100 * (np.asarray(data["err_best"]) / np.asarray(data["err_star"]) - 1.0)
     rel_ood = 100 * (np.asarray(data["err_best_ood"]) / np.asarray(data["err_star_ood"]) - 1.0)
@@ -216,6 +217,7 @@ def plot(data: dict, fig=None):
     ax4.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
     ax4.set_title(f"error on the unseen tokens, K = {K}", fontsize="medium")
     ax4.set_ylabel("relative to $\\hat y^\\star$ (%)")
+    ax4.set_ylim(top=1.4 * ax4.get_ylim()[1])
     ax4.legend(fontsize="small", loc="upper left")
     for ax in (ax3, ax4):
         ax.set_xlabel("prompt length N")
