@@ -13,7 +13,8 @@ from .problem import Problem
 
 __all__ = [
     "ridge_coefficients", "ridge_predict", "ridge_matrix", "gap_to_best", "expected_unseen_error",
-    "unseen_errors", "fit_ridge_penalty", "posterior_mean_quadrature",
+    "unseen_errors", "fit_ridge_penalty", "posterior_mean_quadrature", "gap_weights",
+    "expected_gap_per_token", "best_gap_limit",
 ]
 
 
@@ -62,6 +63,59 @@ def gap_to_best(problem: Problem, y) -> np.ndarray:
     yP = prompt_labels(problem, y)[0]
     d = ridge_predict(problem, yP, problem.m * problem.tau) - ridge_predict(problem, yP, problem.N * problem.tau)
     return np.sum(d * d, axis=1) / problem.K
+
+
+def gap_weights(s, r_star, r_best, mtau) -> np.ndarray:
+    """The weights w_j = (s_j² + mτ s_j)(1/(s_j + r_best) − 1/(s_j + r_star))² of the expected gap between
+    two ridge predictors, one per eigenvalue s_j of ZZᵀ (``s`` an array of them, negative round-off
+    clipped to 0). With ZZᵀ = U diag(s) Uᵀ, an unseen feature z and r = Uᵀz, the expected squared gap on
+    that token over λ ~ N(0, I_m) and the noise is Σ_j w_j r_j² (see :func:`expected_gap_per_token`).
+    Defined in ``book/ch11_prompt_length`` (eqs. 20, 25; Figure 3)."""
+    s = np.maximum(np.asarray(s, dtype=np.float64), 0.0)
+    return (s**2 + mtau * s) * (1.0 / (s + r_best) - 1.0 / (s + r_star)) ** 2
+
+
+def expected_gap_per_token(problem: Problem, *, fresh: bool = False) -> float:
+    """Figure 3's gap per unseen token, in expectation over in-domain tasks λ ~ N(0, I_m) and the noise:
+    E (1/(K−N)) Σ_{k>N} (ŷ⋆_k − ŷ_best,k)², with ŷ⋆ ridge with penalty mτ (eq. 20) and ŷ_best ridge
+    with penalty Nτ (eq. 25). The first N tokens do not count: both predictors copy their labels, so
+    the paper's (1/K)‖ŷ⋆ − ŷ_best‖² is (K − N)/K times this quantity.
+
+    Derivation. With δ = λ̂_{mτ} − λ̂_{Nτ} = U D Uᵀ Z y, D = diag(1/(s_j + mτ) − 1/(s_j + Nτ)) and
+    ZZᵀ = U diag(s) Uᵀ, the gap on token k is (zₖᵀδ)². The prompt's labels have E yyᵀ = ZᵀZ + mτI
+    (chapter 11, step (i) of the proposition there), and UᵀZ(ZᵀZ + mτI)ZᵀU = diag(s² + mτs), so
+    E (zₖᵀδ)² = Σ_j w_j (Uᵀzₖ)_j² with w = :func:`gap_weights`. ``fresh=False`` averages this over the
+    problem's own K − N unseen features; ``fresh=True`` also over a new feature z ~ N(0, I_m) (the
+    K → ∞ limit for Gaussian features, as ``make_problem`` draws them), where E (Uᵀz)_j² = 1 gives
+    Σ_j w_j: a function of the spectrum of ZZᵀ alone. By the proposition of chapter 11 this is also
+    the excess expected error err(Nτ) − err(mτ) of the best predictor on the unseen tokens.
+    Defined in ``book/ch11_prompt_length``.
+    """
+    Z, mtau = problem.Z, problem.m * problem.tau
+    s, U = np.linalg.eigh(Z @ Z.T)
+    w = gap_weights(s, mtau, problem.N * problem.tau, mtau)
+    if fresh:
+        return float(np.sum(w))
+    R = U.T @ problem.Zt[:, problem.N:]
+    return float(np.sum(w @ R**2) / (problem.K - problem.N))
+
+
+def best_gap_limit(m: int, tau: float) -> float:
+    """The limit as N → ∞ (m, τ fixed; Gaussian features z ~ N(0, I_m)) of the expected gap per unseen
+    token between the transformer's limit ŷ⋆ (penalty mτ, eq. 20) and the paper's best predictor ŷ_best
+    (penalty Nτ, eq. 25): mτ²/(1 + τ)².
+
+    Derivation. By the law of large numbers ZZᵀ/N → I_m and Zy/N = (1/N)Σ_i z_i(z_i + ε_i)ᵀλ → λ, so
+    λ̂_r = (ZZᵀ/N + (r/N) I)⁻¹ Zy/N tends to λ for r = mτ (r/N → 0) and to λ/(1 + τ) for r = Nτ: the
+    best predictor keeps shrinking by 1/(1 + τ) however long the prompt, and is not consistent. The
+    gap on an unseen token tends to (τ/(1 + τ)) zᵀλ, whose square has mean τ²/(1 + τ)² E‖z‖² =
+    mτ²/(1 + τ)² over λ ~ N(0, I_m). Equivalently, each of the m terms of Σ_j w_j
+    (:func:`expected_gap_per_token` with ``fresh=True``) tends to τ²/(1 + τ)² when s_j/N → 1.
+    By the proposition of chapter 11 it is also the best predictor's excess error per unseen token.
+    Derived and checked in ``book/ch11_prompt_length``.
+    """
+    tau = float(tau)
+    return m * tau**2 / (1.0 + tau) ** 2
 
 
 def ridge_matrix(problem: Problem, reg) -> np.ndarray:

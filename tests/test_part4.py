@@ -106,13 +106,25 @@ def test_fig3_quick_identities():
     N = np.asarray(d["N"])
     j = int(np.flatnonzero(N == d["config"]["m"])[0])
     assert np.all(np.asarray(d["gap"])[:, np.arange(N.size) != j] > 0)   # (at N = m the penalties coincide)
-    K = d["config"]["K"]
+    K, Kb = d["config"]["K"], d["config"]["K_book"]
+    assert np.asarray(d["gap"]).shape[0] >= 5                              # at least 5 dictionaries
     ge, es, eb = (np.asarray(d[k]) for k in ("gap_exact", "err_star_exact", "err_best_exact"))
     # K · E[gap] = (K − N) (E err_best − E err_star): Figure 3's gap is the best predictor's excess error
     np.testing.assert_allclose(K * ge, (K - N) * (eb - es), rtol=1e-6, atol=1e-12)
     assert np.all(eb >= es)
+    # per unseen token: the same sums over k > N divided by K − N instead of K (a division by K, or by
+    # K − N in both, fails); and the book's K_book view of the same prompts
+    for a, b, k in (("gap", "gap_token", K), ("gap_exact", "gap_token_exact", K),
+                    ("gap_book", "gap_book_token", Kb), ("gap_book_exact", "gap_book_token_exact", Kb)):
+        np.testing.assert_allclose(k * np.asarray(d[a]), (k - N) * np.asarray(d[b]), rtol=1e-12)
+    # per token, the K = 200 and K = 1000 views estimate the same K → ∞ expectation: within 40 % for
+    # every dictionary and N ≠ m (the factor (K − N)/K alone would put K = 200 at 0.25–0.75 of it)
+    fresh = np.asarray(d["gap_fresh"])[:, np.arange(N.size) != j]
+    for key in ("gap_token_exact", "gap_book_token_exact"):
+        ratio = np.asarray(d[key])[:, np.arange(N.size) != j] / fresh
+        assert np.all(np.abs(ratio - 1) < 0.4), key
     fig = fig3.plot(d)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 4
 
 
 @pytest.mark.parametrize("N", [6, 10, 14])
@@ -123,7 +135,8 @@ def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
     _, y = ic.sample_prompts(p, 30, rng=rng)
     _, yo = ic.sample_prompts(p, 30, rng=rng, lam_mean=1.0, lam_std=2.0)
     rs, rb = p.m * p.tau, p.N * p.tau
-    row = fig3._one_length(p.Zt, N, rs, rb, p.m * p.tau, y, yo)
+    extra = rng.standard_normal((p.m, 17))
+    row = fig3._one_length(p.Zt, N, rs, rb, p.m * p.tau, y, yo, extra=extra)
     ys, yb = ic.ridge_predict(p, y, rs), ic.ridge_predict(p, y, rb)
     assert row["gap"] == pytest.approx(np.mean(rg.gap_to_best(p, y)), rel=1e-9)
     assert row["err_star"] == pytest.approx(np.mean(rg.unseen_errors(p, y, rs)), rel=1e-9)
@@ -135,6 +148,71 @@ def test_fig3_closed_forms_match_ridge_predict_and_lemma5(N):
     D = rg.ridge_matrix(p, rb) - p.A
     assert row["gap_exact"] == pytest.approx(np.sum(D * (p.Zbar2 @ D)) / p.K, rel=1e-7)
     assert np.mean(np.sum((ys - yb) ** 2, axis=1)) / p.K == pytest.approx(row["gap"], rel=1e-9)
+    # the book's K_book: the same prompts, the dictionary extended by the extra unseen features
+    pb = ic.Problem(np.hstack([p.V, p.V[:, :17]]), np.hstack([p.Zt, extra]), N, p.tau)
+    assert row["gap_book"] == pytest.approx(np.mean(rg.gap_to_best(pb, y[:, :N])), rel=1e-9)
+    Db = rg.ridge_matrix(pb, rb) - pb.A
+    assert row["gap_book_exact"] == pytest.approx(np.sum(Db * (pb.Zbar2 @ Db)) / pb.K, rel=1e-7)
+    assert row["gap_fresh"] == pytest.approx(rg.expected_gap_per_token(p, fresh=True), rel=1e-12)
+
+
+def _whitened(N, m, K, tau, seed=0):
+    """A Problem with ZZᵀ = N I_m and Σ_{k>N} z_k z_kᵀ = (K − N) I_m (orthonormal rows, rescaled)."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((N, m)))[0]
+    W = np.linalg.qr(rng.standard_normal((K - N, m)))[0]
+    Zt = np.hstack([np.sqrt(N) * U.T, np.sqrt(K - N) * W.T])
+    return ic.Problem(ic.make_problem(K, N, 3, m, tau, seed=seed).V, Zt, N, tau)
+
+
+def test_expected_gap_per_token_against_lemma5_monte_carlo_and_whitened_design():
+    """rg.expected_gap_per_token against (a) the Lemma 5 form ‖Z̄(A_{Nτ} − A)‖²/(K − N) built here from
+    ridge_matrix and Z̄², (b) a Monte Carlo mean of ridge_predict's gap over 100,000 prompts, (c) with
+    fresh=True, a problem whose unseen features are 100,000 fresh Gaussians, and (d) in a whitened
+    design, the closed form mτ²(N − m)²/((1 + τ)² N (N + mτ)) derived by hand (chapter 11, exercise 1).
+    A weight without the mτ·s term, a gap over K instead of K − N, or a missing square fails (a)–(d)."""
+    for N, m in ((6, 8), (12, 4)):                         # N < m and N > m
+        p = ic.make_problem(40, N, 5, m, 0.3, seed=N)
+        D = rg.ridge_matrix(p, N * p.tau) - p.A
+        lemma5 = np.sum(D * (p.Zbar2 @ D)) / (p.K - N)
+        assert rg.expected_gap_per_token(p) == pytest.approx(lemma5, rel=1e-9)
+        _, y = ic.sample_prompts(p, 100_000, rng=np.random.default_rng(N))
+        mc = np.mean(rg.gap_to_best(p, y)) * p.K / (p.K - N)
+        assert mc == pytest.approx(lemma5, rel=0.02)        # MC sd about 0.5 %
+        big = ic.Problem(np.ones((1, N + 100_000)) * np.arange(N + 100_000) / 1e6,
+                         np.hstack([p.Z, np.random.default_rng(1).standard_normal((m, 100_000))]), N,
+                         p.tau, unit_tokens=False)
+        assert rg.expected_gap_per_token(big) == pytest.approx(rg.expected_gap_per_token(p, fresh=True),
+                                                                rel=0.01)
+    for N, m, tau in ((8, 4, 0.5), (30, 5, 0.1), (5, 5, 0.2)):
+        p = _whitened(N, m, N + 20, tau)
+        want = m * tau**2 * (N - m) ** 2 / ((1 + tau) ** 2 * N * (N + m * tau))
+        assert rg.expected_gap_per_token(p) == pytest.approx(want, rel=1e-9, abs=1e-15)
+        assert rg.expected_gap_per_token(p, fresh=True) == pytest.approx(want, rel=1e-9, abs=1e-15)
+
+
+def test_best_gap_limit_against_large_N_monte_carlo():
+    """mτ²/(1 + τ)² against (a) a Monte Carlo of eq. (1) and the two ridge estimates (penalties mτ and
+    Nτ), all transcribed here, at N = 5,000 with 2,000 fresh unseen features and 600 tasks (sd about
+    3 %), and (b) the exact fresh-token expectation Σ_j w_j (rg.gap_weights on the spectrum of ZZᵀ) at
+    N = 200,000 (finite-N bias about 0.01 %). The nearby wrong limits mτ/(1 + τ)² (×2 here),
+    mτ²/(1 + τ) (×1.5), mτ² (×2.25) and τ²/(1 + τ)² (÷4) fail both; so does a limit of 0."""
+    m, tau = 4, 0.5
+    lim = rg.best_gap_limit(m, tau)
+    rng = np.random.default_rng(0)
+    N, n = 5000, 600
+    Z, Zq = rng.standard_normal((m, N)), rng.standard_normal((m, 2000))
+    lam = rng.standard_normal((n, m))
+    eps = np.sqrt(tau) * rng.standard_normal((n, m, N))
+    y = np.einsum("na,nai->ni", lam, Z[None] + eps)                   # y_i = λᵀ(z_i + ε_i), eq. (1)
+    lh = lambda r: np.linalg.solve(Z @ Z.T + r * np.eye(m), Z @ y.T)  # (m, n)
+    mc = np.mean(((lh(m * tau) - lh(N * tau)).T @ Zq) ** 2)
+    assert mc == pytest.approx(lim, rel=0.12)
+    N = 200_000
+    Z = rng.standard_normal((m, N))
+    exact = np.sum(rg.gap_weights(np.linalg.eigvalsh(Z @ Z.T), m * tau, N * tau, m * tau))
+    assert exact == pytest.approx(lim, rel=2e-3)
+    assert rg.best_gap_limit(100, 0.01) == pytest.approx(100 * 1e-4 / 1.01**2, rel=1e-12)
 
 
 def test_fig2a_cache_is_an_honest_prefix():

@@ -1,8 +1,29 @@
 """Figure 3: the gap (1/K)‖ŷ⋆ − ŷ_best‖² between the trained transformer's limit and the "best" predictor, vs N (§4).
 
 ŷ⋆ is ridge regression over the basis with penalty mτ (Theorem 2, eq. 20), ŷ_best the same with penalty Nτ
-(eq. 25, Lemma 4). The paper's setting (§4): N from 50 to 150, m = 100, τ = 0.01; K = 200 and Gaussian tokens
-and features as in Figure 2 (presumably). The figure involves ridge regression only: no training.
+(eq. 25, Lemma 4). The paper's setting (§4): N from 50 to 150, m = 100, τ = 0.01; K = 200 and Gaussian
+features as in Figure 2 (presumably). The figure involves ridge regression only: no training.
+
+Tokens do not enter Figure 3: both predictors depend only on the features Z = f(v_1..v_N), the unseen
+features f(v_k) and the labels, and ``make_problem`` draws the Gaussian features independently of the
+tokens (normalised or not, the same features come out). So the token protocol is irrelevant here and
+:data:`TOKENS` lists only the default.
+
+Two views of the gap (chapter 11). Both predictors copy the N prompt labels, so only the K − N unseen
+tokens differ and the paper's plotted quantity (1/K)Σ_k carries a factor (K − N)/K that shrinks with N
+for a reason unrelated to m versus N. The run records, per dictionary and N:
+
+- the paper's quantity (1/K)‖ŷ⋆ − ŷ_best‖² at the paper's K (``gap``, ``gap_exact``) and at the book's
+  larger K (``K_book``, default 1,000: ``gap_book``, ``gap_book_exact``), the book's choice, labelled so;
+- the same per unseen token, (1/(K − N))Σ_{k>N} (``gap_token``, ``gap_token_exact``, ``gap_book_token``,
+  ``gap_book_token_exact``), and its expectation over a fresh Gaussian unseen feature (``gap_fresh``,
+  the K → ∞ view, :func:`iclbook.ridge.expected_gap_per_token` with ``fresh=True``), whose limit as
+  N → ∞ is mτ²/(1 + τ)² (:func:`iclbook.ridge.best_gap_limit`).
+
+The book's K = 1,000 dictionary is the paper's K = 200 one with 800 more unseen features appended, so at
+each N both share the prompt and its labels and differ only in how many unseen tokens are averaged.
+"_exact" entries are exact expectations over in-domain tasks λ ~ N(0, I) and the noise (Lemma 5); the
+others are means over ``n_prompts`` sampled prompts.
 
 Computation: one eigendecomposition of ZZᵀ per (dictionary, N) gives both ridge predictors and the exact
 expectations in closed form (see ``_one_length``); the unit tests check it against :func:`iclbook.ridge_predict`
@@ -12,45 +33,54 @@ Besides the paper's gap, the run records what a user of the predictor cares abou
 of both predictors on the K − N unseen tokens against their (noisy) labels, in-domain (λ ~ N(0, I)) and
 out-of-domain (λ ~ N(1, 4I)), and the exact in-domain expectations of the gap and of both errors (Lemma 5).
 Chapter 11 (``book/ch11_prompt_length``) runs it live. Presets (:func:`iclbook.experiments.config`):
-``"paper"`` (:data:`PAPER`) and ``"quick"`` (a coarse grid and 3 dictionaries, a smoke test).
+``"paper"`` (:data:`PAPER`) and ``"quick"`` (a coarse grid and 5 dictionaries, a smoke test).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..problem import make_problem, sample_prompts
+from ..ridge import best_gap_limit, gap_weights
 from .configuration import Config, config as _config
 
-__all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "run", "plot", "summary"]
+__all__ = ["PAPER", "PRESETS", "TOKENS", "FIGSIZE", "KEYS", "run", "plot", "summary"]
 
-#: The paper's setting (N grid, m, τ) plus the book's: 20 random dictionaries × 100 prompts of each kind.
-PAPER = dict(K=200, m=100, d=100, tau=0.01, N_min=50, N_max=150, N_step=5, n_dicts=20, n_prompts=100,
-             ood_mean=1.0, ood_std=2.0)
+#: The paper's setting (N grid, m, τ, K = 200) plus the book's: K_book = 1,000 (a second view),
+#: 20 random dictionaries × 100 prompts of each kind.
+PAPER = dict(K=200, K_book=1000, m=100, d=100, tau=0.01, N_min=50, N_max=150, N_step=5, n_dicts=20,
+             n_prompts=100, ood_mean=1.0, ood_std=2.0)
 
-#: The named configurations: the paper's, and a smoke test (coarse grid, 3 dictionaries).
-PRESETS = {"paper": PAPER, "quick": dict(PAPER, N_step=25, n_dicts=3, n_prompts=50)}
+#: The named configurations: the paper's, and a smoke test (coarse grid, 5 dictionaries).
+PRESETS = {"paper": PAPER, "quick": dict(PAPER, N_step=25, n_dicts=5, n_prompts=50)}
 
-#: Token protocols implemented: unit-norm tokens (the theory's setting).
+#: Token protocols implemented: unit-norm tokens (the theory's setting). Tokens do not enter Figure 3.
 TOKENS = ("unit",)
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
-FIGSIZE = (9.0, 3.6)
+FIGSIZE = (9.0, 6.8)
+
+#: The quantities :func:`run` records, each of shape (n_dicts, len(N)).
+KEYS = ("gap", "gap_exact", "gap_token", "gap_token_exact", "gap_book", "gap_book_exact",
+        "gap_book_token", "gap_book_token_exact", "gap_fresh", "err_star", "err_best",
+        "err_star_exact", "err_best_exact", "err_star_ood", "err_best_ood")
 
 
 def run(config: Config | None = None, *, progress: bool = False) -> dict:
     """Figure 3 (§4; chapter ``book/ch11_prompt_length``): for each dictionary i (tokens and features
-    from ``make_problem(..., seed=10_000*seed + i)``) and each N, the mean over prompts of the gap
-    (1/K)‖ŷ⋆ − ŷ_best‖² (eqs. 20, 25) and of both predictors' errors on the unseen tokens, plus exact
-    in-domain expectations (Lemma 5). Arrays are lists of shape (n_dicts, len(N)).
+    from ``make_problem(..., seed=10_000*seed + i)``, and for the book's K_book the K_book − K further
+    unseen features from ``default_rng([seed, i, 2])``) and each N, the mean over prompts of the gap
+    (1/K)‖ŷ⋆ − ŷ_best‖² (eqs. 20, 25), per unseen token and at both K, of both predictors' errors on the
+    unseen tokens, plus exact in-domain expectations (Lemma 5). Arrays (:data:`KEYS`) are lists of
+    shape (n_dicts, len(N)).
 
     ``config``: a :class:`~iclbook.experiments.Config` of this figure (default: the paper preset)."""
     cfg = config if config is not None else _config("fig3")
     c, seed = cfg.as_dict(), cfg.seed
     Ns = list(range(c["N_min"], c["N_max"] + 1, c["N_step"]))
-    K, m, tau = c["K"], c["m"], c["tau"]
-    keys = ("gap", "gap_exact", "err_star", "err_best", "err_star_exact", "err_best_exact",
-            "err_star_ood", "err_best_ood")
-    out = {k: np.zeros((c["n_dicts"], len(Ns))) for k in keys}
+    K, Kb, m, tau = c["K"], c["K_book"], c["m"], c["tau"]
+    if not Ns[-1] < K <= Kb:
+        raise ValueError(f"need N_max < K ≤ K_book, got N_max = {Ns[-1]}, K = {K}, K_book = {Kb}")
+    out = {k: np.zeros((c["n_dicts"], len(Ns))) for k in KEYS}
     it = range(c["n_dicts"])
     if progress:
         from tqdm.auto import tqdm
@@ -61,24 +91,26 @@ def run(config: Config | None = None, *, progress: bool = False) -> dict:
         _, y = sample_prompts(base, c["n_prompts"], rng=rng)            # all K labels; independent of N
         _, yo = sample_prompts(base, c["n_prompts"], rng=rng, lam_mean=c["ood_mean"],
                                lam_std=c["ood_std"])
-        Zt = base.Zt
+        extra = np.random.default_rng([seed, i, 2]).standard_normal((m, Kb - K))
         for j, N in enumerate(Ns):
-            row = _one_length(Zt, N, m * tau, N * tau, tau * m, y, yo)
-            for k in keys:
+            row = _one_length(base.Zt, N, m * tau, N * tau, tau * m, y, yo, extra=extra)
+            for k in KEYS:
                 out[k][i, j] = row[k]
     return {"figure": "fig3",
             "config": {**c, "seed": int(seed), "quick": cfg.preset == "quick"}, "N": Ns,
             **{k: v.tolist() for k, v in out.items()}}
 
 
-def _one_length(Zt, N, r_star, r_best, mtau, y, yo) -> dict:
+def _one_length(Zt, N, r_star, r_best, mtau, y, yo, *, extra=None) -> dict:
     """All quantities of one (dictionary, N) from one eigendecomposition ZZᵀ = U diag(s) Uᵀ.
 
     With R = Uᵀ Z_Q and P = Uᵀ Z, ridge with penalty r predicts the unseen tokens as (y Pᵀ) diag(1/(s + r)) R
     (eq. 20/25), and Lemma 5 gives its exact in-domain expected error on token k > N as
-    Σ_j R_jk² (r² + mτ s_j)/(s_j + r)² + mτ; the exact expected gap is (1/K) Σ_{k>N} Σ_j (s_j² + mτ s_j) δ_j² R_jk²
-    with δ_j = 1/(s_j + r_best) − 1/(s_j + r_star). ``tests/test_part4.py`` checks all of them against
-    :func:`iclbook.ridge_predict` and :func:`iclbook.ridge.expected_unseen_error`.
+    Σ_j R_jk² (r² + mτ s_j)/(s_j + r)² + mτ; the exact expected gap is (1/K) Σ_{k>N} Σ_j w_j R_jk²
+    with w = :func:`iclbook.ridge.gap_weights` (derived in :func:`iclbook.ridge.expected_gap_per_token`).
+    ``extra`` (m, K_book − K): further unseen features for the book's K_book (the ``gap_book*`` entries;
+    without it they equal the K ones). ``tests/test_part4.py`` checks all of them against
+    :func:`iclbook.ridge_predict`, :func:`iclbook.ridge.expected_unseen_error` and a transcription.
     """
     K = Zt.shape[1]
     Z, ZQ = Zt[:, :N], Zt[:, N:]
@@ -92,9 +124,24 @@ def _one_length(Zt, N, r_star, r_best, mtau, y, yo) -> dict:
     yos, yob = (Wo * ds) @ R, (Wo * db) @ R
     t_in, t_ood = y[:, N:], yo[:, N:]
     risk = lambda r: float(np.mean(((r**2 + mtau * s) / (s + r) ** 2) @ R2) + mtau)
+    w = gap_weights(s, r_star, r_best, mtau)
+    sq, sq_exact = np.mean(np.sum((ys - yb) ** 2, axis=1)), np.sum(w @ R2)   # sums over k > N
+    if extra is not None and np.shape(extra)[1] > 0:
+        Rx = U.T @ extra
+        sq_b = sq + np.mean(np.sum(((W * (ds - db)) @ Rx) ** 2, axis=1))
+        sq_b_exact, Kb = sq_exact + np.sum(w @ Rx**2), K + Rx.shape[1]
+    else:
+        sq_b, sq_b_exact, Kb = sq, sq_exact, K
     return {
-        "gap": float(np.mean(np.sum((ys - yb) ** 2, axis=1)) / K),
-        "gap_exact": float(np.sum(((s**2 + mtau * s) * (db - ds) ** 2) @ R2) / K),
+        "gap": float(sq / K),
+        "gap_exact": float(sq_exact / K),
+        "gap_token": float(sq / (K - N)),
+        "gap_token_exact": float(sq_exact / (K - N)),
+        "gap_book": float(sq_b / Kb),
+        "gap_book_exact": float(sq_b_exact / Kb),
+        "gap_book_token": float(sq_b / (Kb - N)),
+        "gap_book_token_exact": float(sq_b_exact / (Kb - N)),
+        "gap_fresh": float(np.sum(w)),
         "err_star": float(np.mean((ys - t_in) ** 2)),
         "err_best": float(np.mean((yb - t_in) ** 2)),
         "err_star_exact": risk(r_star),
@@ -105,47 +152,73 @@ def _one_length(Zt, N, r_star, r_best, mtau, y, yo) -> dict:
 
 
 def summary(data: dict) -> dict:
-    """Mean and standard deviation over dictionaries of every recorded quantity, as numpy arrays over N."""
-    res = {"N": np.asarray(data["N"])}
-    for k in ("gap", "gap_exact", "err_star", "err_best", "err_star_exact", "err_best_exact",
-              "err_star_ood", "err_best_ood"):
+    """Over dictionaries, for every recorded quantity (:data:`KEYS`) as numpy arrays over N: the mean
+    (under its own name), the standard deviation (``_sd``), the median (``_med``), the minimum (``_min``)
+    and the maximum (``_max``); and ``"limit"``, mτ²/(1 + τ)² (:func:`iclbook.ridge.best_gap_limit`)."""
+    res = {"N": np.asarray(data["N"]),
+           "limit": best_gap_limit(data["config"]["m"], data["config"]["tau"])}
+    for k in KEYS:
         a = np.asarray(data[k])
-        res[k] = a.mean(axis=0)
-        res[k + "_sd"] = a.std(axis=0)
+        res[k], res[k + "_sd"], res[k + "_med"] = a.mean(axis=0), a.std(axis=0), np.median(a, axis=0)
+        res[k + "_min"], res[k + "_max"] = a.min(axis=0), a.max(axis=0)
     return res
 
 
+def _band(ax, s, N, key, color, label, marker=None):
+    """Median over dictionaries of the exact expectation ``key`` with its min–max band, and (``marker``)
+    the median of the Monte Carlo mean over prompts."""
+    ax.fill_between(N, s[key + "_exact_min"], s[key + "_exact_max"], color=color, alpha=0.18, lw=0)
+    ax.plot(N, s[key + "_exact_med"], "-", color=color, label=label)
+    if marker:
+        ax.plot(N, s[key + "_med"], marker, ms=3, color=color, mfc="none", ls="none")
+
+
 def plot(data: dict, fig=None):
-    """Left: the gap of Figure 3 vs N (mean over dictionaries, band ± one standard deviation, and its exact
-    expectation). Right: the in-domain error on the unseen tokens of both predictors, relative to ŷ⋆."""
+    """Four panels over N. Top left, the paper's protocol: (1/K)‖ŷ⋆ − ŷ_best‖² at K = 200. Top right, the
+    book's K_book: the same quantity. Bottom left, the book's view: per unseen token at both K, the
+    K → ∞ expectation and the limit mτ²/(1 + τ)². Lines: medians over dictionaries of the exact in-domain
+    expectation; bands: min–max over dictionaries; circles: median of the Monte Carlo means over prompts.
+    Bottom right: the in-domain and out-of-domain error on the unseen tokens of ŷ_best relative to ŷ⋆."""
     from ..plotting import COLORS, figure_or_new
 
     fig = figure_or_new(fig, FIGSIZE)
-    ax1, ax2 = fig.subplots(1, 2)
+    (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2, sharex=True)
     s = summary(data)
-    N, m = s["N"], data["config"]["m"]
-    ax1.fill_between(N, s["gap"] - s["gap_sd"], s["gap"] + s["gap_sd"], color=COLORS["model"], alpha=0.2,
-                     lw=0, label="± 1 sd over dictionaries")
-    ax1.plot(N, s["gap"], "o-", ms=3, color=COLORS["model"], label="measured (mean over prompts)")
-    ax1.plot(N, s["gap_exact"], "--", color=COLORS["theory"],
-             label=r"exact expectation $\frac{1}{K}\|\bar Z(A_{N\tau}-A)\|_F^2$")
-    ax1.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
-    ax1.set_xlabel("prompt length N")
-    ax1.set_ylabel(r"$\frac{1}{K}\|\hat y^\star - \hat y_{\rm best}\|^2$")
-    ax1.set_title(f"Figure 3: m = {m}, τ = {data['config']['tau']:g}, K = {data['config']['K']}")
-    ax1.legend()
-    rel = np.asarray(data["err_best"]) / np.asarray(data["err_star"]) - 1.0
-    rel_ood = np.asarray(data["err_best_ood"]) / np.asarray(data["err_star_ood"]) - 1.0
-    ax2.axhline(0.0, color=COLORS["ridge"], label=r"$\hat y^\star$ (penalty $m\tau$), reference")
-    ax2.fill_between(N, 100 * (rel.mean(0) - rel.std(0)), 100 * (rel.mean(0) + rel.std(0)), color=COLORS["best"],
-                     alpha=0.2, lw=0)
-    ax2.plot(N, 100 * rel.mean(0), "o-", ms=3, color=COLORS["best"],
-             label=r"$\hat y_{\rm best}$ (penalty $N\tau$), in-domain")
-    ex = 100 * (s["err_best_exact"] / s["err_star_exact"] - 1.0)
-    ax2.plot(N, ex, "--", color=COLORS["theory"], label="exact in-domain expectation")
-    ax2.plot(N, 100 * rel_ood.mean(0), "s-", ms=3, color=COLORS["ood"], label=r"$\hat y_{\rm best}$, out-of-domain")
-    ax2.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
-    ax2.set_xlabel("prompt length N")
-    ax2.set_ylabel("error on unseen tokens vs $\\hat y^\\star$ (%)")
-    ax2.legend()
+    cfg = data["config"]
+    N, m, K, Kb = s["N"], cfg["m"], cfg["K"], cfg["K_book"]
+    nd = np.asarray(data["gap"]).shape[0]
+    for ax, key, col, title in ((ax1, "gap", COLORS["model"], f"the paper's protocol: K = {K}"),
+                                (ax2, "gap_book", COLORS["data"], f"the book's choice: K = {Kb}")):
+        _band(ax, s, N, key, col, f"median and range, {nd} dictionaries", "o")
+        ax.plot([], [], "o", ms=3, mfc="none", color=col, label="Monte Carlo (median)")
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylabel(r"$\frac{1}{K}\|\hat y^\star - \hat y_{\rm best}\|^2$")
+    _band(ax3, s, N, "gap_token", COLORS["model"], f"K = {K}")
+    _band(ax3, s, N, "gap_book_token", COLORS["data"], f"K = {Kb}")
+    ax3.plot(N, s["gap_fresh_med"], ":", color=COLORS["theory"], label=r"$K\to\infty$")
+    ax3.axhline(s["limit"], ls="--", color=COLORS["grey"], label=r"$N\to\infty$: $m\tau^2/(1+\tau)^2$")
+    ax3.set_title("the book's view: per unseen token", fontsize="medium")
+    ax3.set_ylabel(r"$\frac{1}{K-N}\|\hat y^\star - \hat y_{\rm best}\|^2$")
+    top = 1.45 * max(s[k + "_exact_max"].max() for k in ("gap", "gap_book", "gap_token", "gap_book_token"))
+    for ax in (ax1, ax2, ax3):                  # one vertical scale: the factor (K − N)/K shows
+        ax.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
+        ax.set_ylim(0, top)
+        ax.legend(fontsize="small", loc="upper center", ncol=2 if ax is ax3 else 1)
+    rel = 100 * (np.asarray(data["err_best"]) / np.asarray(data["err_star"]) - 1.0)
+    rel_ood = 100 * (np.asarray(data["err_best_ood"]) / np.asarray(data["err_star_ood"]) - 1.0)
+    rel_ex = 100 * (np.asarray(data["err_best_exact"]) / np.asarray(data["err_star_exact"]) - 1.0)
+    ax4.axhline(0.0, color=COLORS["ridge"], label=r"$\hat y^\star$ (penalty $m\tau$)")
+    ax4.fill_between(N, rel_ex.min(0), rel_ex.max(0), color=COLORS["best"], alpha=0.18, lw=0)
+    ax4.plot(N, np.median(rel_ex, 0), "-", color=COLORS["best"],
+             label=r"$\hat y_{\rm best}$ ($N\tau$), in-domain, exact")
+    ax4.plot(N, np.median(rel, 0), "o", ms=3, mfc="none", color=COLORS["best"], label="in-domain, Monte Carlo")
+    ax4.plot(N, np.median(rel_ood, 0), "s-", ms=3, color=COLORS["ood"],
+             label=r"$\hat y_{\rm best}$, out-of-domain")
+    ax4.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
+    ax4.set_title(f"error on the unseen tokens, K = {K}", fontsize="medium")
+    ax4.set_ylabel("relative to $\\hat y^\\star$ (%)")
+    ax4.set_ylim(top=1.4 * ax4.get_ylim()[1])
+    ax4.legend(fontsize="small", loc="upper left")
+    for ax in (ax3, ax4):
+        ax.set_xlabel("prompt length N")
     return fig
