@@ -215,20 +215,31 @@ def test_best_gap_limit_against_large_N_monte_carlo():
     assert rg.best_gap_limit(100, 0.01) == pytest.approx(100 * 1e-4 / 1.01**2, rel=1e-12)
 
 
-def test_fig2a_cache_is_an_honest_prefix():
-    """The cached paper-scale run (book/data/fig2a.json) starts exactly as a fresh run with the same seed."""
-    cache = load_cached("fig2a")
-    assert cache["config"] == {**config("fig2a", "paper").as_dict(), "seed": 0} and not cache["diverged"]
-    quick = config("fig2a", "quick")
-    fresh = fig2a.run(quick)
-    n = len(fresh["step"])
-    assert fresh["step"] == cache["step"][:n] and fresh["step"][-1] == quick["steps"]
-    assert fresh["L_star"] == pytest.approx(cache["L_star"], rel=1e-12)
-    for key in ("loss", "gap", "inference_in", "inference_ood", "train_loss"):
-        a = np.array(fresh[key], dtype=float)
-        b = np.array(cache[key][:n], dtype=float)
-        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=key)
-    fig = fig2a.plot(cache)
+@pytest.mark.parametrize("name", ["fig2a", "fig2a_unit_minibatch"])
+def test_fig2a_cache_is_an_honest_prefix(name):
+    """The cached paper-scale runs of Figure 2(a) under the paper's protocol (book/data/fig2a.json) and the
+    book's (fig2a_unit_minibatch.json) record how they were made and start exactly as fresh runs with the same
+    seeds (the first seed for 300 steps, the last for 100)."""
+    data = load_cached(name)
+    prov = data["provenance"]
+    assert prov["command"].startswith("python -m iclbook reproduce fig2a") and prov["seconds"] > 0
+    assert prov["git_commit"] != "unknown" and prov["machine"] and prov["iclbook_version"]
+    per = data["per_seed"]
+    assert len(per) >= 3 and data["seeds"] == [d["config"]["seed"] for d in per]
+    paper = config("fig2a", "paper", tokens=data["tokens"], objective=data["objective"])
+    for d, steps in ((per[0], 300), (per[-1], 100)):
+        seed = d["config"]["seed"]
+        assert d["config"] == {**paper.as_dict(), "seed": seed} and not d["diverged"]
+        assert (d["tokens"], d["objective"]) == (data["tokens"], data["objective"])
+        fresh = fig2a.run(paper.replace(seed=seed, steps=steps))
+        n = len(fresh["step"])
+        assert fresh["step"] == d["step"][:n] and fresh["step"][-1] == steps
+        assert fresh["L_star"] == pytest.approx(d["L_star"], rel=1e-12)
+        for key in ("loss", "gap", "inference_in", "inference_ood", "train_loss"):
+            a = np.array(fresh[key], dtype=float)
+            b = np.array(d[key][:n], dtype=float)
+            np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=key)
+    fig = fig2a.plot(data)
     assert len(fig.axes) == 2
 
 
