@@ -110,6 +110,7 @@ def test_figure4_seeds_in_parallel_equal_the_serial_figure(tmp_path):
     assert serial[0]["runs"][0]["gap"] != serial[1]["runs"][0]["gap"]     # the seeds differ
     assert len(list(tmp_path.glob("*.json"))) == 2 * len(cfg["H_grid"])    # one stored run per (seed, H)
     one = ex.run_seeds(cfg, [1], store=tmp_path)                            # read back, not recomputed
+    assert one.pop("runs_computed_loaded") == {"computed": 0, "loaded": len(cfg["H_grid"])}
     assert _without_timings(one) == _without_timings(got["per_seed"][1])
 
 

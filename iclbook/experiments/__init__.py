@@ -55,8 +55,9 @@ def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, pr
     results are the same whatever the backend; with ``store`` (a folder), each run is stored as it
     finishes and a repeated call computes only the missing runs. One progress bar over the runs.
 
-    Returns the figure's usual data when ``seeds`` holds one seed; otherwise ``{"figure", "config",
-    "seeds", "per_seed": [data of each seed]}``."""
+    Returns the figure's usual data when ``seeds`` holds one seed; otherwise ``{"figure", "config", "tokens",
+    "objective", "seeds", "per_seed": [data of each seed]}``; both with ``runs_computed_loaded``: how many
+    runs were computed now and how many were read back from ``store``."""
     from .. import sweeps
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -68,17 +69,19 @@ def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, pr
     split = hasattr(mod, "training_configs")     # Figure 4: one training run per (seed, H)
     units = [mod.training_configs(c) if split else [{"config": c.spec()}] for c in per]
     flat = [u for us in units for u in us]
-    done = sweeps.sweep(sweeps.training_run if split else run_unit, flat, store=store, jobs=jobs, dask=dask,
-                        progress=progress, desc=f"{config.figure} runs").results
+    swept = sweeps.sweep(sweeps.training_run if split else run_unit, flat, store=store, jobs=jobs, dask=dask,
+                         progress=progress, desc=f"{config.figure} runs")
+    done = swept.results
     out, i = [], 0
     for c, us in zip(per, units):
         res = done[i:i + len(us)]
         i += len(us)
         out.append(mod.assemble(c, res, seconds=sum(r.get("seconds", 0.0) for r in res)) if split else res[0])
+    counts = {"computed": swept.computed, "loaded": swept.loaded}
     if len(out) == 1:
-        return out[0]
+        return dict(out[0], runs_computed_loaded=counts)
     return {"figure": config.figure, "config": config.as_dict(), "tokens": config.tokens,
-            "objective": config.objective, "seeds": seeds, "per_seed": out}
+            "objective": config.objective, "seeds": seeds, "per_seed": out, "runs_computed_loaded": counts}
 
 
 def reproduce(config: Config, out, **options) -> list[Path]:
@@ -109,6 +112,8 @@ def reproduce(config: Config, out, **options) -> list[Path]:
     if not torch:   # the four-layer figures record their own (device, threads)
         data["provenance"] = dict(results.provenance(seconds=time.perf_counter() - t0, command=command,
                                                      commit=commit), jobs=sweep.get("jobs", 1))
+        if "runs_computed_loaded" in data:   # a sweep: how many runs were read back from <out>/runs
+            data["provenance"]["runs_computed_loaded"] = data.pop("runs_computed_loaded")
     arrays = data.pop("_arrays", None)
     # several seeds: the median and range over seeds where the figure draws them, else the first seed's figure
     # (every seed's data is in the JSON)
