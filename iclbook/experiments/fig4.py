@@ -196,20 +196,22 @@ def gap_quantiles(data: dict, H: int, q=(0.0, 0.5, 1.0)) -> tuple[np.ndarray, np
     return np.asarray(steps), np.nanquantile(G, q, axis=0)
 
 
-def protocol_label(data: dict) -> str:
-    """'paper's protocol: Gaussian tokens, population loss' or the book's, for titles and legends."""
+def protocol_label(data: dict, sep: str = ": ") -> str:
+    """'the paper's protocol: Gaussian tokens, population loss' or the book's, for titles and legends
+    (``sep`` between the two parts, e.g. a line break)."""
     tokens, objective = data.get("tokens", "unit"), data.get("objective", "minibatch")
     who = ("the paper's protocol" if (tokens, objective) == (TOKENS[0], OBJECTIVES[0]) else
            "the book's protocol" if (tokens, objective) == ("unit", "minibatch") else "a mixed protocol")
     what = "Gaussian tokens" if tokens == "gaussian" else "unit tokens"
     loss = "population loss" if objective == "population" else "mini-batches"
-    return f"{who}: {what}, {loss}"
+    return f"{who}{sep}{what}, {loss}"
 
 
-def plot(data: dict, fig=None, ax=None):
+def plot(data: dict, fig=None, ax=None, legend: bool = True):
     """Draw the population gap L(θ_t) − L⋆ against the Adam step for every H (the paper's Figure 4):
     for several seeds (the data of :func:`iclbook.experiments.run_seeds`) the median over seeds as a line
-    and the range (minimum to maximum) as a band; for one seed its curves. ``ax``: draw into these axes."""
+    and the range (minimum to maximum) as a band; for one seed its curves. ``ax``: draw into these axes;
+    ``legend=False``: no legend (e.g. one legend for several panels, drawn by the caller)."""
     import matplotlib
 
     from ..plotting import figure_or_new
@@ -231,7 +233,8 @@ def plot(data: dict, fig=None, ax=None):
             ax.fill_between(steps, lo, hi, color=col, alpha=0.25, lw=0)
     ax.set_xlabel("Adam step")
     ax.set_ylabel(r"$L(\theta_t) - L^\star$")
-    ax.legend(ncol=2)
+    if legend:
+        ax.legend(ncol=2)
     seeds = f"median and range of {n_seeds} seeds" if n_seeds > 1 else f"seed {first['seed']}"
-    ax.set_title(f"{protocol_label(first)}\n{seeds}", fontsize="medium")
+    ax.set_title(f"{protocol_label(first, sep=chr(10))}\n{seeds}", fontsize="medium")
     return ax.figure
