@@ -156,9 +156,14 @@ def test_cli_cuda_without_cuda_exits_2(tmp_path, capsys):
 
 def test_cli_torch_options_rejected_for_one_layer_figures(tmp_path, capsys):
     from iclbook.cli import main
-    assert main(["reproduce", "fig3", "--tokens", "unit", "--out", str(tmp_path)]) == 2
+    assert main(["reproduce", "fig3", "--threads", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--tokens" in err
+    assert err.count("\n") == 1 and "--threads" in err
+    # --tokens applies to every figure, but Figure 3 (ridge only) implements unit tokens only
+    assert main(["reproduce", "fig3", "--tokens", "gaussian", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tokens" in err
+    assert not any(tmp_path.iterdir())                            # nothing computed, nothing written
 
 
 def test_at_budget_combines_steps_and_speeds():
