@@ -17,7 +17,7 @@ from .convergence import default_step_sizes, delta0, theorem1_bound, w_smoothnes
 from .model import ProblemArrays, empirical_loss_and_grad, init_params, population_loss_and_grad
 from .problem import Problem, sample_prompts
 
-__all__ = ["History", "train", "train_gd", "train_adam", "training_prompts", "adam_update", "ADAM_BLOCK", "TrainingDiverged", "EXPLODE_FACTOR"]
+__all__ = ["History", "train", "train_gd", "train_adam", "initial_params", "training_prompts", "adam_update", "ADAM_BLOCK", "TrainingDiverged", "EXPLODE_FACTOR"]
 
 #: A loss larger than this factor times the initial loss counts as exploding.
 EXPLODE_FACTOR = 1e3
@@ -122,10 +122,10 @@ class _Run:
         check_int(record_every, "record_every")
         self.problem, self.H, self.steps, self.record_every = problem, H, steps, record_every
         self.method, self.lr, self.callback = method, lr, callback
-        self.rng = np.random.default_rng(seed)
         if init is None:
-            Q, w = init_params(problem, H, rng=self.rng, beta=beta)
+            Q, w, self.rng = _replayed_init(problem, H, seed, beta)
         else:
+            self.rng = np.random.default_rng(seed)
             Q, w = check_params(problem, *init)
             if Q.shape[0] != H:
                 raise ValueError(f"init: Q has {Q.shape[0]} heads but H = {H}")
@@ -322,6 +322,20 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
     return run.finish(t, Q, w)
 
 
+def _replayed_init(problem: Problem, H: int, seed: int, beta: float):
+    """The random stream of :func:`train_gd` / :func:`train_adam` with this ``seed``, after its first draw (the
+    initialization (Q0, w0), :func:`iclbook.model.init_params`); returns ``(Q0, w0, rng)``."""
+    rng = np.random.default_rng(seed)
+    Q0, w0 = init_params(problem, H, rng=rng, beta=beta)
+    return Q0, w0, rng
+
+
+def initial_params(problem: Problem, H: int, *, seed: int, beta: float = 1.0):
+    """The initialization (Q0, w0) that :func:`train_gd` / :func:`train_adam` draw with this ``seed`` (without
+    training): e.g. for quantities of a cached run's start (``iclbook.experiments.fig4``)."""
+    return _replayed_init(problem, H, seed, beta)[:2]
+
+
 def training_prompts(problem: Problem, H: int, *, seed: int, n_train: int = 10_000, beta: float = 1.0) -> np.ndarray:
     """The ``n_train`` training prompts (labels, shape (n_train, K)) that :func:`train_adam` with
     ``objective="minibatch"`` and these ``H``, ``seed``, ``beta`` trains on: its random stream draws the
@@ -329,8 +343,7 @@ def training_prompts(problem: Problem, H: int, *, seed: int, n_train: int = 10_0
     best linear smoother to the same prompts (:func:`iclbook.model.fitted_linear_smoother`,
     ``book/ch09_heads``)."""
     check_int(n_train, "n_train")
-    rng = np.random.default_rng(seed)
-    init_params(problem, H, rng=rng, beta=beta)
+    rng = _replayed_init(problem, H, seed, beta)[2]
     return sample_prompts(problem, n_train, rng=rng)[1]
 
 

@@ -176,3 +176,12 @@ def test_fitted_linear_smoother_is_the_least_squares_fit(small):
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.02 * gaps[0]
     with pytest.raises(ValueError):
         fitted_linear_smoother(small, y[:2])
+
+
+def test_initial_params_are_the_trained_runs_start(small):
+    """initial_params(seed) is the (Q0, w0) that train_gd and train_adam record with that seed."""
+    from iclbook.training import initial_params
+    Q0, w0 = initial_params(small, 5, seed=3)
+    for h in (ic.train_gd(small, 5, steps=1, seed=3), ic.train_adam(small, 5, steps=1, seed=3, n_train=64)):
+        assert np.array_equal(h.Q0, Q0) and np.array_equal(h.w0, w0)
+    assert not np.array_equal(initial_params(small, 5, seed=4)[0], Q0)

@@ -29,9 +29,9 @@ import time
 import numpy as np
 
 from ..convergence import delta0, w_smoothness
-from ..model import init_params
 from ..problem import make_problem
 from ..sweeps import training_run
+from ..training import initial_params
 from .configuration import Config, config as _config
 from .results import json_array, json_list
 
@@ -115,7 +115,7 @@ def assemble(config: Config, runs: list, *, seconds: float) -> dict:
     prob = problem(c)
     out = []
     for H, r in zip(c["H_grid"], runs):
-        Q0, _ = init_params(prob, int(H), rng=np.random.default_rng(c.seed))
+        Q0, _ = initial_params(prob, int(H), seed=c.seed)
         r = {k: json_list(v) if k in _CURVES else v for k, v in r.items()}
         r = dict(r, H=int(H), smoothness0=float(w_smoothness(prob, Q0)))
         if c.objective == "minibatch":
