@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _fused
 from ._validate import check_int, check_params, check_rng, prompt_labels
 from .problem import Problem
 
@@ -142,13 +143,20 @@ def grad_from_dA(problem: Problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
 
     Derived and checked in ``book/ch05_gradients``.
     """
+    return _grad_from_dA(problem, np.array(S), w, G)
+
+
+def _grad_from_dA(problem, S: np.ndarray, w: np.ndarray, G: np.ndarray):
+    """:func:`grad_from_dA` that overwrites ``S`` (the training loops' hot path): one fused pass
+    (:func:`iclbook._fused.jacobian_product`) gives ∂L/∂w and R_h = w_{h,k} J(s^h_k) G_k in place of S,
+    then two GEMMs give V_N R_h Vᵀ."""
     H, N, K = S.shape
     d = problem.d
-    gw = np.einsum("hnk,nk->hk", S, G, optimize=False)                  # (H, K)  # pragma: no mutate (equivalent: as in _ahat)
-    R = G[None, :, :] - gw[:, None, :]
-    R *= S                                                                # J(s^h_k) G_k
-    R *= w[:, None, :]
-    M = (R.reshape(H * N, K) @ problem.VT).reshape(H, N, d)               # R_h Vᵀ, one GEMM
+    w = np.ascontiguousarray(w, dtype=S.dtype)
+    G = np.ascontiguousarray(G, dtype=S.dtype)
+    gw = np.empty((H, K), dtype=S.dtype)
+    _fused.jacobian_product(S, w, G, gw)                                  # S ← R, gw ← s^h_kᵀ G_k
+    M = (S.reshape(H * N, K) @ problem.VT).reshape(H, N, d)               # R_h Vᵀ, one GEMM
     gQ = np.matmul(problem.VN, M)                                         # V_N R_h Vᵀ, (H, d, d)
     return gQ, gw
 
@@ -160,7 +168,7 @@ def _population(problem: Problem, Q: np.ndarray, w: np.ndarray, D: np.ndarray | 
     delta = _ahat(S, w) - problem.A
     G = problem.Zbar2 @ delta
     loss = 0.5 * float(np.sum(delta * G)) + problem.L_star
-    gQ, gw = grad_from_dA(problem, S, w, G)
+    gQ, gw = _grad_from_dA(problem, S, w, G)
     return loss, gQ, gw
 
 
@@ -171,7 +179,7 @@ def _empirical(problem: Problem, Q: np.ndarray, w: np.ndarray, y: np.ndarray, D:
     yP = y[:, : problem.N]
     r = yP @ _ahat(S, w) - y                                              # residuals (n, K)
     G = (yP.T @ r) / n                                                    # ∂loss/∂Â
-    gQ, gw = grad_from_dA(problem, S, w, G)
+    gQ, gw = _grad_from_dA(problem, S, w, G)
     return 0.5 * float(np.sum(r * r)) / n, gQ, gw
 
 

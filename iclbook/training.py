@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _fused
 from ._validate import check_int, check_params
 from .convergence import default_step_sizes, delta0, theorem1_bound, w_smoothness, zeta
 from .model import ProblemArrays, empirical_loss_and_grad, init_params, population_loss_and_grad
 from .problem import Problem, sample_prompts
 
-__all__ = ["History", "train", "train_gd", "train_adam", "initial_params", "training_prompts", "adam_update", "ADAM_BLOCK", "TrainingDiverged", "EXPLODE_FACTOR"]
+__all__ = ["History", "train", "train_gd", "train_adam", "initial_params", "training_prompts", "adam_update", "TrainingDiverged", "EXPLODE_FACTOR"]
 
 #: A loss larger than this factor times the initial loss counts as exploding.
 EXPLODE_FACTOR = 1e3
@@ -288,7 +289,6 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
         b1, b2 = betas
         mQ, vQ = np.zeros_like(Q), np.zeros_like(Q)
         mw, vw = np.zeros_like(w), np.zeros_like(w)
-        tmpQ, tmpw = np.empty_like(Q), np.empty_like(w)
         run.record(0, Q, w, run.exact_loss(Q, w))
         last_good = (0, Q.copy(), w.copy())
         order = rng.permutation(n_train) if minibatch else None
@@ -309,8 +309,8 @@ def train_adam(problem: Problem, H: int, *, steps: int, seed: int | None = 0, lr
                 t, Q, w = _restore(run.hist, t + 1, tl, last_good, run.cause())
                 break
             t += 1
-            adam_update(Q, gQ, mQ, vQ, tmpQ, t, lr, b1, b2, adam_eps)
-            adam_update(w, gw, mw, vw, tmpw, t, lr, b1, b2, adam_eps)
+            adam_update(Q, gQ, mQ, vQ, t, lr, b1, b2, adam_eps)
+            adam_update(w, gw, mw, vw, t, lr, b1, b2, adam_eps)
             if run.due(t):
                 pl = run.exact_loss(Q, w)
                 if not np.isfinite(pl):
@@ -358,41 +358,29 @@ def train(problem: Problem, H: int, *, steps: int, method: str = "gd", **options
     return (train_gd if method == "gd" else train_adam)(problem, H, steps=steps, **options)
 
 
-#: adam_update works through its arrays in blocks of this many entries (five float64 blocks stay in a core's L2
-#: cache, so the thirteen passes of the update read and write cache, not memory; same arithmetic, same result).
-ADAM_BLOCK = 16_384
-
-
-def adam_update(p, g, m1, m2, tmp, t, lr, b1, b2, eps):
+def adam_update(p, g, m1, m2, t, lr, b1, b2, eps):
     """One Adam step (Kingma & Ba 2015, Algorithm 1) at step t ≥ 1, in place on the parameter p and the moment
-    estimates m1, m2 (``tmp`` is scratch of p's shape; all five C-contiguous); every pass writes into an
-    existing buffer, block by block (:data:`ADAM_BLOCK`), so the update runs from cache at the paper's scale.
+    estimates m1, m2 (C-contiguous arrays of one floating type, g of p's shape):
 
     m1 ← b1·m1 + (1 − b1)g;  m2 ← b2·m2 + (1 − b2)g²;  p ← p − lr·(m1/(1 − b1ᵗ)) / (√(m2/(1 − b2ᵗ)) + eps).
 
+    One fused pass over the arrays (:func:`iclbook._fused.adam_step`), with the arithmetic of the numpy
+    expressions m1·b1 + g·(1 − b1), m2·b2 + (g·g)·(1 − b2), p − (m1 / (√m2·(1/√(1 − b2ᵗ)) + eps))·(lr/(1 − b1ᵗ))
+    in this order, the constants rounded to p's type: in float64 bit for bit what numpy computes.
+
     Derived and checked in ``book/ch06_reparam``.
     """
-    flat = [x.reshape(-1) for x in (p, g, m1, m2, tmp)]
-    if any(not np.shares_memory(flat[i], x) for i, x in ((0, p), (2, m1), (3, m2), (4, tmp))):
-        raise ValueError("adam_update needs C-contiguous p, m1, m2 and tmp (it updates them in place)")
-    for i in range(0, flat[0].size, ADAM_BLOCK):
-        _adam_block(*(f[i:i + ADAM_BLOCK] for f in flat), t, lr, b1, b2, eps)
-
-
-def _adam_block(p, g, m1, m2, tmp, t, lr, b1, b2, eps):
-    np.multiply(m1, b1, out=m1)
-    np.multiply(g, 1 - b1, out=tmp)
-    np.add(m1, tmp, out=m1)
-    np.multiply(m2, b2, out=m2)
-    np.multiply(g, g, out=tmp)
-    np.multiply(tmp, 1 - b2, out=tmp)
-    np.add(m2, tmp, out=m2)
-    np.sqrt(m2, out=tmp)
-    np.multiply(tmp, 1 / np.sqrt(1 - b2**t), out=tmp)
-    np.add(tmp, eps, out=tmp)
-    np.divide(m1, tmp, out=tmp)
-    np.multiply(tmp, lr / (1 - b1**t), out=tmp)
-    np.subtract(p, tmp, out=p)
+    arrays = (p, m1, m2)
+    if any(not (isinstance(x, np.ndarray) and x.flags.c_contiguous and x.dtype == p.dtype) for x in arrays) \
+            or p.dtype.kind != "f" or m1.shape != p.shape or m2.shape != p.shape:
+        raise ValueError("adam_update needs C-contiguous p, m1, m2 of one floating type and shape (it updates "
+                         "them in place)")
+    g = np.ascontiguousarray(g, dtype=p.dtype)
+    if g.shape != p.shape:
+        raise ValueError(f"adam_update: g has shape {g.shape}, p has {p.shape}")
+    f = p.dtype.type
+    _fused.adam_step(p.reshape(-1), g.reshape(-1), m1.reshape(-1), m2.reshape(-1), f(b1), f(1 - b1), f(b2),
+                     f(1 - b2), f(1 / np.sqrt(1 - b2**t)), f(eps), f(lr / (1 - b1**t)))
 
 
 def _restore(hist, t, loss, last_good, cause):

@@ -24,10 +24,10 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 
 _WRAP = """
 import iclbook.model as _m
-_orig = _m.grad_from_dA
+_orig = _m._grad_from_dA
 def _mutant(problem, S, w, G):
 {body}
-_m.grad_from_dA = _mutant
+_m._grad_from_dA = _mutant
 """
 
 MUTATIONS = {
@@ -79,7 +79,7 @@ def test_a_broken_formula_makes_its_chapter_fail(name):
 
 
 def test_control_patch_passes():
-    _run("ch04_loss", "import iclbook.model as _m\n_m.grad_from_dA = _m.grad_from_dA\n")
+    _run("ch04_loss", "import iclbook.model as _m\n_m._grad_from_dA = _m._grad_from_dA\n")
 
 
 # ---- 1 % errors in the numerical kernels, caught by the unit tests -----------------------------------

@@ -278,9 +278,9 @@ def test_adam_update_is_kingma_ba_algorithm_1(betas, eps):
     theta0 = rng.standard_normal((3, 4))
     # gradients of very different sizes, so that ε matters for some entries
     grads = [rng.standard_normal((3, 4)) * np.logspace(-4, 1, 4) for _ in range(6)]
-    p, m1, m2, tmp = theta0.copy(), np.zeros((3, 4)), np.zeros((3, 4)), np.empty((3, 4))
+    p, m1, m2 = theta0.copy(), np.zeros((3, 4)), np.zeros((3, 4))
     for n_steps in range(1, 7):
-        ict.adam_update(p, grads[n_steps - 1], m1, m2, tmp, n_steps, 0.05, *betas, eps)
+        ict.adam_update(p, grads[n_steps - 1], m1, m2, n_steps, 0.05, *betas, eps)
         want, m, v = _kingma_ba(theta0, grads[:n_steps], 0.05, *betas, eps)
         np.testing.assert_allclose(p, want, rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(m1, m, rtol=1e-13, atol=1e-300)
@@ -321,18 +321,38 @@ def test_train_adam_is_the_paper_protocol_with_kingma_ba():
     assert h.loss[-1] == pytest.approx(ic.population_loss(p, Q, w), rel=1e-10)
 
 
-def test_adam_update_by_blocks_equals_one_pass_bit_for_bit():
-    """adam_update works through its arrays in cache-sized blocks (training.ADAM_BLOCK): on an array of several
-    blocks and a partial one, the result is exactly that of the thirteen passes over the whole array at once."""
+def _numpy_adam(p, g, m1, m2, t, lr, b1, b2, eps):
+    """Adam's update as numpy expressions over whole arrays (the implementation before the fused loop)."""
+    m1[...] = m1 * b1 + g * (1 - b1)
+    m2[...] = m2 * b2 + (g * g) * (1 - b2)
+    p[...] = p - (m1 / (np.sqrt(m2) * (1 / np.sqrt(1 - b2**t)) + eps)) * (lr / (1 - b1**t))
+
+
+def test_fused_adam_update_equals_the_numpy_expressions_bit_for_bit():
+    """adam_update is one compiled loop (iclbook._fused.adam_step) with the arithmetic of the numpy expressions
+    in the same order: over several steps, on entries of very different sizes, the result is the numpy one bit
+    for bit in float64 (a change of order, a fused multiply-add or a constant in another precision would differ
+    in the last bits of some entries). Bad inputs are refused."""
     rng = np.random.default_rng(4)
-    n = 3 * ict.ADAM_BLOCK + 123
-    p, g = rng.standard_normal((n // 7, 7)), rng.standard_normal((n // 7, 7))
-    m1, m2 = rng.standard_normal(p.shape), rng.random(p.shape)
+    p = rng.standard_normal((101, 77)) * np.logspace(-6, 3, 77)
+    m1, m2 = np.zeros_like(p), np.zeros_like(p)
     want = [x.copy() for x in (p, m1, m2)]
-    ict._adam_block(*want[:1], g, *want[1:], np.empty_like(p), 5, 0.01, 0.9, 0.999, 1e-8)
-    ict.adam_update(p, g, m1, m2, np.empty_like(p), 5, 0.01, 0.9, 0.999, 1e-8)
+    for t in range(1, 6):
+        g = rng.standard_normal(p.shape) * np.logspace(-8, 2, 77)
+        _numpy_adam(*want[:1], g, *want[1:], t, 0.01, 0.9, 0.999, 1e-8)
+        ict.adam_update(p, g, m1, m2, t, 0.01, 0.9, 0.999, 1e-8)
     for got, w in zip((p, m1, m2), want):
         np.testing.assert_array_equal(got, w)
+    p32, a32, b32 = (x.astype(np.float32) for x in (p, m1, m2))
+    ict.adam_update(p32, g, a32, b32, 6, 0.01, 0.9, 0.999, 1e-8)           # float32 runs in float32
+    assert p32.dtype == np.float32
+    want64 = [x.copy() for x in (p, m1, m2)]
+    _numpy_adam(*want64[:1], g, *want64[1:], 6, 0.01, 0.9, 0.999, 1e-8)
+    np.testing.assert_allclose(p32, want64[0], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="C-contiguous"):
         q = np.zeros((8, 8)).T
-        ict.adam_update(q, np.ones((8, 8)), np.zeros((8, 8)), np.zeros((8, 8)), np.empty((8, 8)), 1, 0.1, 0.9, 0.99, 1e-8)
+        ict.adam_update(q, np.ones((8, 8)), np.zeros((8, 8)), np.zeros((8, 8)), 1, 0.1, 0.9, 0.99, 1e-8)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        ict.adam_update(np.zeros(4), np.ones(4), np.zeros(4, np.float32), np.zeros(4), 1, 0.1, 0.9, 0.99, 1e-8)
+    with pytest.raises(ValueError, match="shape"):
+        ict.adam_update(np.zeros(4), np.ones(5), np.zeros(4), np.zeros(4), 1, 0.1, 0.9, 0.99, 1e-8)

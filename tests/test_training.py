@@ -129,11 +129,11 @@ def test_adam_on_the_population_objective_is_adam_on_the_exact_gradient(small):
     from iclbook.training import adam_update
     h = ic.train_adam(small, 6, steps=25, seed=3, lr=0.01, record_every=5, objective="population")
     Q, w = ic.init_params(small, 6, rng=np.random.default_rng(3))
-    bufs = [(np.zeros_like(x), np.zeros_like(x), np.empty_like(x)) for x in (Q, w)]
+    bufs = [(np.zeros_like(x), np.zeros_like(x)) for x in (Q, w)]
     for t in range(1, 26):
         gQ, gw = ic.population_grad(small, Q, w)
-        for p_, g_, (m1, m2, tmp) in zip((Q, w), (gQ, gw), bufs):
-            adam_update(p_, g_, m1, m2, tmp, t, 0.01, 0.9, 0.999, 1e-8)
+        for p_, g_, (m1, m2) in zip((Q, w), (gQ, gw), bufs):
+            adam_update(p_, g_, m1, m2, t, 0.01, 0.9, 0.999, 1e-8)
     np.testing.assert_allclose(h.Q, Q, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(h.w, w, rtol=1e-12, atol=1e-14)
     hm = ic.train_adam(small, 6, steps=25, seed=3, lr=0.01, record_every=5, batch=4, n_train=8)
