@@ -85,7 +85,7 @@ class SweepResult:
 
 
 def sweep(fn: Callable[[dict], object], configs, *, store=None, jobs: int = 1, dask: str | None = None,
-          threads: int = 1, progress: bool = False, desc: str = "runs") -> SweepResult:
+          threads: int = 1, progress: bool = False, desc: str = "runs", cost=None) -> SweepResult:
     """Run ``fn(config)`` for every configuration; returns a :class:`SweepResult`.
 
     ``fn`` must be a module-level function (it is sent to worker processes) that returns JSON-able data and
@@ -94,6 +94,8 @@ def sweep(fn: Callable[[dict], object], configs, *, store=None, jobs: int = 1, d
     ``jobs``: local worker processes (1: in this process). ``dask``: the address of a running
     ``dask.distributed`` scheduler (``tcp://host:8786``) or a ``distributed.Client``; the runs then go there
     through joblib's Dask backend, and ``jobs`` is ignored. ``threads``: BLAS threads per run.
+    ``cost(config)`` (optional, e.g. heads × steps): the runs start in decreasing cost, so that on parallel
+    workers the longest run does not start last (the results keep the order of ``configs``).
     """
     configs = [dict(c) for c in configs]
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -107,6 +109,8 @@ def sweep(fn: Callable[[dict], object], configs, *, store=None, jobs: int = 1, d
             results[i] = store.load(c)
         else:
             todo.append(i)
+    if cost is not None:
+        todo.sort(key=lambda i: -cost(configs[i]))
     bar = None
     if progress:
         from tqdm.auto import tqdm

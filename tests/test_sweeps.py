@@ -80,6 +80,27 @@ def test_interrupted_sweep_resumes_from_its_stored_runs(tmp_path):
     assert (third.loaded, third.computed) == (8, 0) and _same(third.results, serial)
 
 
+_CALLS = []
+
+
+def _record_call(config):
+    _CALLS.append((config["H"], config["seed"]))
+    return {"H": config["H"], "seed": config["seed"]}
+
+
+def test_runs_start_in_decreasing_cost_and_results_keep_their_order():
+    """With cost = H, the largest run starts first (on parallel workers the longest run must not start
+    last); the results still follow the configurations' order. Without cost, the configurations' order."""
+    configs = [dict(H=H, seed=s) for s in (0, 1) for H in (3, 12, 6)]
+    _CALLS.clear()
+    res = sweeps.sweep(_record_call, configs, cost=lambda c: c["H"]).results
+    assert [c[0] for c in _CALLS] == [12, 12, 6, 6, 3, 3]
+    assert res == configs
+    _CALLS.clear()
+    sweeps.sweep(_record_call, configs)
+    assert _CALLS == [(c["H"], c["seed"]) for c in configs]
+
+
 def test_store_refuses_a_file_of_another_configuration(tmp_path):
     store = sweeps.RunStore(tmp_path)
     a, b = dict(SMALL, H=3, seed=0), dict(SMALL, H=3, seed=1)

@@ -70,7 +70,8 @@ def run_seeds(config: Config, seeds, *, jobs: int = 1, dask=None, store=None, pr
     units = [mod.training_configs(c) if split else [{"config": c.spec()}] for c in per]
     flat = [u for us in units for u in us]
     swept = sweeps.sweep(sweeps.training_run if split else run_unit, flat, store=store, jobs=jobs, dask=dask,
-                         progress=progress, desc=f"{config.figure} runs")
+                         progress=progress, desc=f"{config.figure} runs",
+                         cost=(lambda c: c["H"] * c["steps"]) if split else None)   # H = 400 first
     done = swept.results
     out, i = [], 0
     for c, us in zip(per, units):
