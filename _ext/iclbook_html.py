@@ -39,7 +39,7 @@ injects every script found in the source ``_static/`` folder into every page.
    stretched to the column: a figure drawn 4 inches wide for phones (``iclbook.plotting.PHONE_WIDTH``) keeps its
    10 pt text at 10 pt on a desktop, and on a phone shrinks only as far as the screen makes it.
 
-7. Tables that stack on phones: a table of four or more columns, or any table with ``:class: stack-on-phone``
+7. Tables that stack on phones: a table of three or more columns, or any table with ``:class: stack-on-phone``
    (e.g. a ``list-table``), gets in each body cell its column's header as a small label, hidden on wide screens; below 576 px the CSS (_static/iclbook.css)
    shows each row as a block, one cell under the other, each with its label, instead of a table that scrolls.
 
@@ -235,7 +235,7 @@ def _png_css_width(path):
 
 
 def _stack_labels(app, doctree, docname):
-    """HTML only: in a table of four or more columns or with class ``stack-on-phone`` (which it gets), each body
+    """HTML only: in a table of three or more columns or with class ``stack-on-phone`` (which it gets), each body
     cell starts with its column's header."""
     if app.builder.format != "html":
         return
@@ -243,7 +243,7 @@ def _stack_labels(app, doctree, docname):
         thead = table.next_node(nodes.thead)
         tgroup = table.next_node(nodes.tgroup)
         if "stack-on-phone" not in table["classes"]:
-            if tgroup is None or tgroup.get("cols", 0) < 4:
+            if tgroup is None or tgroup.get("cols", 0) < 3:
                 continue
             table["classes"].append("stack-on-phone")
         tbody = table.next_node(nodes.tbody)

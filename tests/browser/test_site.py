@@ -8,7 +8,7 @@ What a reader meets, page by page (one test per defect class, each naming the pa
 no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
 element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
 other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
-inside an opened dropdown, solution or hidden cell, and no table wider than its box; every raster figure at least
+inside an opened dropdown or exercise solution, and no table wider than its box; every raster figure at least
 1.5x its displayed width in pixels (sharp on a 2x screen, readable when zoomed). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
 
@@ -198,8 +198,8 @@ TOO_WIDE_JS = """(inside) => {
   return out;
 }"""
 
-# What a phone reader opens: proofs and other dropdowns, exercise solutions, hidden cells.
-OPENED_BOXES = ".dropdown, .solution, details, .toggle-details, .cell.tag_hide-input, .cell.tag_hide-output"
+# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions.
+OPENED_BOXES = ".admonition.dropdown, .solution"
 
 BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
   const r = i.getBoundingClientRect();
@@ -372,7 +372,7 @@ def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
 
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_400(server, browser, rel):
-    """At 400 px (a phone), with every dropdown, solution and hidden cell opened, no display equation or code or
+    """At 400 px (a phone), with every dropdown and exercise solution opened, no display equation or code or
     output block inside one of them is wider than its box, and no table anywhere is wider than its box (a table
     that scrolls sideways on a phone: give it ``:class: stack-on-phone``)."""
     wide = _measure(server, browser, rel)["too_wide_400"]
