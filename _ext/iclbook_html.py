@@ -34,7 +34,16 @@ injects every script found in the source ``_static/`` folder into every page.
    labels ("[YHLC24]"); entries sorted by author and year, with their arXiv, DOI and URL links
    (``bibtex_default_style: iclbook``).
 
-6. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
+6. Figures at the size they are drawn. A notebook's PNG figure (matplotlib records its resolution in the
+   file, 240 dpi for the book's style) is shown at most as wide as drawn (pixels x 96 / dpi CSS px), never
+   stretched to the column: a figure drawn 4 inches wide for phones (``iclbook.plotting.PHONE_WIDTH``) keeps its
+   10 pt text at 10 pt on a desktop, and on a phone shrinks only as far as the screen makes it.
+
+7. Tables that stack on phones: a table of three or more columns, or any table with ``:class: stack-on-phone``
+   (e.g. a ``list-table``), gets in each body cell its column's header as a small label, hidden on wide screens; below 576 px the CSS (_static/iclbook.css)
+   shows each row as a block, one cell under the other, each with its label, instead of a table that scrolls.
+
+8. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
 "Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
 """
 import json
@@ -202,6 +211,70 @@ def _fix_doctree(app, doctree, docname):
             ref += nodes.Text(names[target][1])
 
 
+def _png_css_width(path):
+    """The CSS width (px) a PNG is drawn for: its pixel width x 96 / its recorded resolution (pHYs, in dots
+    per metre); None when the file records no resolution."""
+    import struct
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width = struct.unpack(">I", data[16:20])[0]
+    i = 8
+    while i + 8 <= len(data):
+        n, kind = struct.unpack(">I", data[i:i + 4])[0], data[i + 4:i + 8]
+        if kind == b"pHYs":
+            ppm_x, _, unit = struct.unpack(">IIB", data[i + 8:i + 17])
+            return round(width * 96 / (ppm_x * 0.0254)) if unit == 1 and ppm_x else None
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        i += 12 + n
+    return None
+
+
+def _stack_labels(app, doctree, docname):
+    """HTML only: in a table of three or more columns or with class ``stack-on-phone`` (which it gets), each body
+    cell starts with its column's header."""
+    if app.builder.format != "html":
+        return
+    for table in doctree.findall(nodes.table):
+        thead = table.next_node(nodes.thead)
+        tgroup = table.next_node(nodes.tgroup)
+        if "stack-on-phone" not in table["classes"]:
+            if tgroup is None or tgroup.get("cols", 0) < 3:
+                continue
+            table["classes"].append("stack-on-phone")
+        tbody = table.next_node(nodes.tbody)
+        if thead is None or tbody is None:
+            continue
+        heads = [e.astext().strip() for e in thead.next_node(nodes.row).children]
+        for row in tbody.children:
+            for head, entry in zip(heads, row.children):
+                label = nodes.inline("", head, classes=["stack-label"])
+                para = entry.next_node(nodes.paragraph)
+                if para is not None and para.parent is entry:
+                    para.insert(0, label)
+                else:
+                    entry.insert(0, nodes.paragraph("", "", label))
+
+
+def _figures_at_drawn_size(app, doctree, docname):
+    """HTML only: every PNG with a recorded resolution and no width of its own gets the width it is drawn for
+    (the theme's ``max-width: 100%`` still shrinks it to a narrower column)."""
+    if app.builder.format != "html":
+        return
+    for img in doctree.findall(nodes.image):
+        uri = img.get("uri", "")
+        if "width" in img or not uri.lower().endswith(".png") or "://" in uri:
+            continue
+        path = Path(uri) if Path(uri).is_absolute() else Path(app.srcdir) / uri
+        css = _png_css_width(path)
+        if css:
+            img["width"] = f"{css}px"
+
+
 _TYPES = ("assumption", "lemma", "theorem", "proposition", "corollary", "definition", "remark", "axiom",
           "conjecture", "criterion", "example", "property", "observation", "notation", "algorithm")
 
@@ -323,6 +396,8 @@ def setup(app):
     app.connect("env-merge-info", _merge_names)
     app.connect("env-purge-doc", _purge_names)
     app.connect("doctree-resolved", _fix_doctree)
+    app.connect("doctree-resolved", _figures_at_drawn_size)
+    app.connect("doctree-resolved", _stack_labels)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

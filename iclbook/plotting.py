@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-__all__ = ["use_book_style", "scale_to_width", "COLORS", "new_axes", "new_figure", "figure_or_new",
+__all__ = ["use_book_style", "scale_to_width", "COLORS", "PHONE_WIDTH", "new_axes", "new_figure", "figure_or_new",
            "legend_outside",
            "plot_gap_with_bound", "plot_prompt_predictions"]
 
@@ -33,6 +33,10 @@ BASE_WIDTH = 6.4
 DPI = 240
 FONT_PT = 10.0
 SMALL_PT = 9.0
+#: A figure meant to be read on a phone as well: at most this many inches wide, panels stacked one per row. The
+#: HTML shows a figure at most as wide as drawn (96 CSS px per inch) and, on a phone, across the whole screen
+#: (about 392 CSS px at 400 px), so its 10 pt and 9 pt text stays at 10 pt and 9 pt there too.
+PHONE_WIDTH = 4.0
 
 
 def _font_sizes(width: float) -> dict:

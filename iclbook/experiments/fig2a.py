@@ -49,7 +49,7 @@ OBJECTIVES = ("population", "minibatch")
 PLOTS_SEEDS = True
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
-FIGSIZE = (9.0, 5.6)
+FIGSIZE = (4.0, 8.4)     # plotting.PHONE_WIDTH: two panels, one above the other
 
 
 def problem_and_prompts(config: Config | None = None):
@@ -120,15 +120,15 @@ def _curves(data: dict) -> dict:
 
 
 def plot(data: dict, fig=None):
-    """Left: the population loss L(θ) and the training loss (the mini-batch loss, or the population loss
-    itself under ``objective="population"``), with L⋆. Right (log scale): the gap L(θ) − L⋆ and the two
+    """Top: the population loss L(θ) and the training loss (the mini-batch loss, or the population loss
+    itself under ``objective="population"``), with L⋆. Below (log scale): the gap L(θ) − L⋆ and the two
     inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations, with the bound 2(L − L⋆)·mean‖y‖²/(K λ_min(Z̄²))
     that Theorem 2's deterministic steps give for any parameters. For several seeds: medians over seeds,
-    with the range (minimum to maximum) as a band on the right."""
+    with the range (minimum to maximum) as a band in the lower panel."""
     from ..plotting import COLORS, legend_outside, figure_or_new
 
     fig = figure_or_new(fig, FIGSIZE)
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(2, 1)
     first = data["per_seed"][0] if "per_seed" in data else data
     cur = _curves(data)
     step, med = cur["step"], {k: v[1] for k, v in cur.items() if k in
@@ -154,11 +154,11 @@ def plot(data: dict, fig=None):
                  label="bound, in-domain")
     ax2.set_xlabel("Adam iteration")
     ax2.set_ylabel(r"gap; $\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
-    legend_outside(ax2, loc="lower", ncol=2)
+    legend_outside(ax2, loc="lower", ncol=1)
     c = first["config"]
     who = (f"median of {cur['n']} seeds" if cur["n"] > 1 else f"seed {c['seed']}")
     tokens = "Gaussian" if first.get("tokens", "unit") == "gaussian" else "unit"
     obj = "mini-batches" if minibatch else "population loss"
-    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, H={c['H']}, "
-                 f"τ={c['tau']:g} (τ ours);\nAdam lr={c['lr']:g}, {tokens} tokens, {obj}; {who}")
+    fig.suptitle(f"Figure 2(a): N={c['N']}, K={c['K']}, d={c['d']}, m={c['m']},\n"
+                 f"H={c['H']}, τ={c['tau']:g} (τ ours), Adam lr={c['lr']:g};\n{tokens} tokens, {obj}; {who}")
     return fig

@@ -57,7 +57,7 @@ PRESETS = {"paper": PAPER, "quick": dict(PAPER, N_step=25, n_dicts=5, n_prompts=
 TOKENS = ("unit",)
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
-FIGSIZE = (9.0, 6.8)
+FIGSIZE = (4.0, 13.0)    # plotting.PHONE_WIDTH: four panels, one per row
 
 #: The quantities :func:`run` records, each of shape (n_dicts, len(N)).
 KEYS = ("gap", "gap_exact", "gap_token", "gap_token_exact", "gap_book", "gap_book_exact",
@@ -174,15 +174,15 @@ def _band(ax, s, N, key, color, label, marker=None):
 
 
 def plot(data: dict, fig=None):
-    """Four panels over N. Top left, the paper's protocol: (1/K)‖ŷ⋆ − ŷ_best‖² at K = 200. Top right, the
-    book's K_book: the same quantity. Bottom left, the book's view: per unseen token at both K, the
+    """Four panels over N, one per row. First, the paper's protocol: (1/K)‖ŷ⋆ − ŷ_best‖² at K = 200. Second,
+    the book's K_book: the same quantity. Third, the book's view: per unseen token at both K, the
     K → ∞ expectation and the limit mτ²/(1 + τ)². Lines: medians over dictionaries of the exact in-domain
     expectation; bands: min–max over dictionaries; circles: median of the Monte Carlo means over prompts.
-    Bottom right: the in-domain and out-of-domain error on the unseen tokens of ŷ_best relative to ŷ⋆."""
+    Fourth: the in-domain and out-of-domain error on the unseen tokens of ŷ_best relative to ŷ⋆."""
     from ..plotting import COLORS, figure_or_new
 
     fig = figure_or_new(fig, FIGSIZE)
-    (ax1, ax2), (ax3, ax4) = fig.subplots(2, 2, sharex=True)
+    ax1, ax2, ax3, ax4 = fig.subplots(4, 1, sharex=True)
     s = summary(data)
     cfg = data["config"]
     N, m, K, Kb = s["N"], cfg["m"], cfg["K"], cfg["K_book"]
@@ -203,7 +203,7 @@ def plot(data: dict, fig=None):
     for ax in (ax1, ax2, ax3):                  # one vertical scale: the factor (K − N)/K shows
         ax.axvline(m, color=COLORS["grey"], lw=0.8, ls=":")
         ax.set_ylim(0, top)
-        ax.legend(fontsize="small", loc="upper center", ncol=2 if ax is ax3 else 1)
+        ax.legend(loc="upper center", ncol=2 if ax is ax3 else 1)
     rel = 100 * (np.asarray(data["err_best"]) / np.asarray(data["err_star"]) - 1.0)
     rel_ood = 100 * (np.asarray(data["err_best_ood"]) / np.asarray(data["err_star_ood"]) - 1.0)
     rel_ex = 100 * (np.asarray(data["err_best_exact"]) / np.asarray(data["err_star_exact"]) - 1.0)
@@ -218,7 +218,6 @@ def plot(data: dict, fig=None):
     ax4.set_title(f"error on the unseen tokens, K = {K}", fontsize="medium")
     ax4.set_ylabel("relative to $\\hat y^\\star$ (%)")
     ax4.set_ylim(top=1.4 * ax4.get_ylim()[1])
-    ax4.legend(fontsize="small", loc="upper left")
-    for ax in (ax3, ax4):
-        ax.set_xlabel("prompt length N")
+    ax4.legend(loc="upper left")
+    ax4.set_xlabel("prompt length N")
     return fig

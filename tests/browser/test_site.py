@@ -7,7 +7,8 @@ the allow-list below; no placeholder text.
 What a reader meets, page by page (one test per defect class, each naming the page and the element):
 no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
 element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
-other; at 1280 px no display equation, code or output block wider than its box; every raster figure at least
+other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
+inside an opened dropdown or exercise solution, and no table wider than its box; every raster figure at least
 1.5x its displayed width in pixels (sharp on a 2x screen, readable when zoomed). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
 
@@ -157,14 +158,17 @@ OPEN_EVERYTHING_JS = """() => {
 
 # Elements wider than their box at the current width. A display equation: its typeset math (mjx-math) is wider
 # than the mjx-container (the column) or sticks out of the article. A code or output block: the <pre> scrolls.
-TOO_WIDE_JS = """() => {
+# ``inside``: a CSS selector; only elements inside a match are checked (null: every element). A table: it is wider
+# than its box, or the theme's scrolling container around it scrolls.
+TOO_WIDE_JS = """(inside) => {
   const art = document.querySelector('main article, article.bd-article, main') || document.body;
   const right = art.getBoundingClientRect().right;
   const where = window.__sectionOf;
+  const keep = e => !inside || e.closest(inside);
   const out = [];
   document.querySelectorAll('mjx-container[display="true"]').forEach(c => {
     const m = c.querySelector('mjx-math');
-    if (!m || c.getClientRects().length === 0) return;
+    if (!m || c.getClientRects().length === 0 || !keep(c)) return;
     const cw = c.getBoundingClientRect().width, mr = m.getBoundingClientRect();
     if (mr.width > cw + 1 || mr.right > right + 1 || c.scrollWidth > c.clientWidth + 1) {
       const tex = (c.closest('.math') || c).getAttribute('data-tex') || '';
@@ -173,7 +177,7 @@ TOO_WIDE_JS = """() => {
     }
   });
   document.querySelectorAll('pre').forEach(p => {
-    if (p.getClientRects().length === 0) return;
+    if (p.getClientRects().length === 0 || !keep(p)) return;
     if (p.scrollWidth > p.clientWidth + 1) {
       const longest = p.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '');
       const kind = p.closest('.cell_output, .output') ? 'output' : 'code';
@@ -181,8 +185,21 @@ TOO_WIDE_JS = """() => {
                + JSON.stringify(longest.slice(0, 100)));
     }
   });
+  document.querySelectorAll('main table').forEach(t => {
+    if (t.getClientRects().length === 0 || !keep(t)) return;
+    const box = t.closest('.pst-scrollable-table-container, .table-wrapper') || t.parentElement;
+    const tr = t.getBoundingClientRect();
+    if (box.scrollWidth > box.clientWidth + 1 || tr.right > right + 1) {
+      const cap = t.querySelector('caption');
+      out.push(`table ${Math.round(tr.width)} px in a ${box.clientWidth} px box, section "${where(t)}": `
+               + JSON.stringify(((cap && cap.innerText) || t.innerText).replace(/\\s+/g, ' ').slice(0, 60)));
+    }
+  });
   return out;
 }"""
+
+# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions.
+OPENED_BOXES = ".admonition.dropdown, .solution"
 
 BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
   const r = i.getBoundingClientRect();
@@ -279,8 +296,14 @@ def _measure(server, browser, rel):
 
         page.evaluate(OPEN_EVERYTHING_JS)
         page.wait_for_timeout(100)
-        r["too_wide"] = page.evaluate(TOO_WIDE_JS)
+        r["too_wide"] = page.evaluate(TOO_WIDE_JS, None)
         r["blurry"] = page.evaluate(BLURRY_JS)
+        # at phone width: what a reader opens (solutions, proofs, hidden cells), and every table
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.wait_for_timeout(200)
+        r["too_wide_400"] = page.evaluate(TOO_WIDE_JS, OPENED_BOXES) + [
+            w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")]
+        page.set_viewport_size({"width": 1280, "height": 900})
         r["console"] = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m)
                         for m in console]
     finally:
@@ -345,6 +368,15 @@ def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
     scrolling, nothing cut at the column's edge)."""
     wide = _measure(server, browser, rel)["too_wide"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 1280 px:\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_nothing_wider_than_its_box_at_400(server, browser, rel):
+    """At 400 px (a phone), with every dropdown and exercise solution opened, no display equation or code or
+    output block inside one of them is wider than its box, and no table anywhere is wider than its box (a table
+    that scrolls sideways on a phone: give it ``:class: stack-on-phone``)."""
+    wide = _measure(server, browser, rel)["too_wide_400"]
+    assert not wide, f"{rel}: {len(wide)} elements wider than their box at 400 px:\n" + "\n".join(wide)
 
 
 @pytest.mark.parametrize("rel", PAGES)
