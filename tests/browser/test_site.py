@@ -8,7 +8,8 @@ What a reader meets, page by page (one test per defect class, each naming the pa
 no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
 element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
 other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
-inside an opened dropdown or exercise solution, and no table wider than its box; every raster figure at least
+inside an opened dropdown, exercise solution or hidden check cell, and no table wider than its box; at both
+widths no display equation cut off where scrolling cannot reach it; every raster figure at least
 1.5x its displayed width in pixels (sharp on a 2x screen, readable when zoomed). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
 
@@ -198,8 +199,34 @@ TOO_WIDE_JS = """(inside) => {
   return out;
 }"""
 
-# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions.
-OPENED_BOXES = ".admonition.dropdown, .solution"
+# Display equations cut off where no scrolling reaches them, anywhere on the page: the typeset math starts left of
+# the box that clips it (or of the page: nothing scrolls to the left of the start), or ends right of a box that clips
+# without scrolling. (A labelled equation's MathJax container takes the width of the equation and its label, so it
+# can be wider than a narrow box and centred over both its edges, while the container's own size looks right.)
+CUT_JS = """() => {
+  const out = [];
+  document.querySelectorAll('mjx-container[display="true"]').forEach(c => {
+    const m = c.querySelector('mjx-math');
+    if (!m || c.getClientRects().length === 0) return;
+    const mr = m.getBoundingClientRect();
+    let a = c;
+    while (a && a !== document.body && getComputedStyle(a).overflowX === 'visible') a = a.parentElement;
+    const clip = a && a !== document.body ? a : null;
+    const ov = clip ? getComputedStyle(clip).overflowX : 'visible';
+    const box = clip ? clip.getBoundingClientRect() : {left: 0, right: window.innerWidth};
+    const left = Math.max(box.left, 0), right = ov === 'auto' || ov === 'scroll' ? Infinity : box.right;
+    if (mr.left < left - 1 || mr.right > right + 1) {
+      out.push(`display equation cut off: typeset from ${Math.round(mr.left)} to ${Math.round(mr.right)} px, `
+               + `visible from ${Math.round(left)} to ${Math.round(Math.min(right, window.innerWidth))} px, `
+               + `section "${window.__sectionOf(c)}": ` + (window.__tex && window.__tex.get(c) || '').slice(0, 90));
+    }
+  });
+  return out;
+}"""
+
+# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions, the code of a
+# hidden check cell (its code and its printed line wrap there on phones, _static/iclbook.css).
+OPENED_BOXES = ".admonition.dropdown, .solution, .cell.tag_hide-input"
 
 BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
   const r = i.getBoundingClientRect();
@@ -296,13 +323,13 @@ def _measure(server, browser, rel):
 
         page.evaluate(OPEN_EVERYTHING_JS)
         page.wait_for_timeout(100)
-        r["too_wide"] = page.evaluate(TOO_WIDE_JS, None)
+        r["too_wide"] = page.evaluate(TOO_WIDE_JS, None) + page.evaluate(CUT_JS)
         r["blurry"] = page.evaluate(BLURRY_JS)
         # at phone width: what a reader opens (solutions, proofs, hidden cells), and every table
         page.set_viewport_size({"width": 400, "height": 800})
         page.wait_for_timeout(200)
         r["too_wide_400"] = page.evaluate(TOO_WIDE_JS, OPENED_BOXES) + [
-            w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")]
+            w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")] + page.evaluate(CUT_JS)
         page.set_viewport_size({"width": 1280, "height": 900})
         r["console"] = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m)
                         for m in console]
@@ -365,16 +392,17 @@ def test_dropdowns_closed_and_each_toggle_works(server, browser, rel):
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
     """At 1280 px no display equation, code block or printed output is wider than its box (no sideways
-    scrolling, nothing cut at the column's edge)."""
+    scrolling, nothing cut at the column's edge, no equation cut off inside a box)."""
     wide = _measure(server, browser, rel)["too_wide"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 1280 px:\n" + "\n".join(wide)
 
 
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_400(server, browser, rel):
-    """At 400 px (a phone), with every dropdown and exercise solution opened, no display equation or code or
-    output block inside one of them is wider than its box, and no table anywhere is wider than its box (a table
-    that scrolls sideways on a phone: give it ``:class: stack-on-phone``)."""
+    """At 400 px (a phone), with every dropdown, exercise solution and hidden check cell opened, no display
+    equation or code or output block inside one of them is wider than its box, no table anywhere is wider than
+    its box (a table that scrolls sideways on a phone: give it ``:class: stack-on-phone``), and no display
+    equation anywhere is cut off where scrolling cannot reach it (split it over lines)."""
     wide = _measure(server, browser, rel)["too_wide_400"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 400 px:\n" + "\n".join(wide)
 
