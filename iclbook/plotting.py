@@ -129,7 +129,8 @@ def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", 
 def plot_prompt_predictions(ax, y, N: int, ridge, models: dict):
     """One prompt against the token index k = 1..K (``book/ch10_inference``): its labels ``y`` (K,), the
     N prompt tokens shaded, the ridge prediction ``ridge`` (K,, eq. 20) and each model's prediction
-    (``models``: legend label → (K,) array; markers ``x`` in grey, then ``+`` in the model colour)."""
+    (``models``: legend label → (K,) array; markers ``x`` in grey, then ``+`` in the model colour). The legend
+    goes below the axes in two columns, so the figure can be drawn :data:`PHONE_WIDTH` wide."""
     k = np.arange(1, len(y) + 1)
     ax.axvspan(0.5, N + 0.5, color=COLORS["grey"], alpha=0.15, label="prompt tokens")
     ax.plot(k, y, "o", ms=4, color=COLORS["data"], label="labels (noisy)")
@@ -138,7 +139,7 @@ def plot_prompt_predictions(ax, y, N: int, ridge, models: dict):
         ax.plot(k, yhat, mk, ms=6, color=COLORS[col], label=label)
     ax.set_xlabel("token k")
     ax.set_ylabel("label / prediction")
-    legend_outside(ax)
+    legend_outside(ax, loc="lower", ncol=2)
     return ax
 
 
