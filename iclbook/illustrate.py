@@ -84,7 +84,7 @@ def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool =
 
 
 def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None = None, width: float = 9.5,
-                 height: float = 4.4):
+                 height: float = 4.4, stacked: bool = False):
     """Chapter 1's picture of one circle example: the dictionary on the circle (left, :func:`draw_tokens`)
     and the template, the labels and the ridge curve over the angle (right, :func:`draw_templates`): the
     paper's setting (§2, eq. 1) with the ridge template of eq. (20).
@@ -97,11 +97,16 @@ def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None =
 
     ``axes``: a pair (tokens, templates) of axes to draw into (cleared first); by default a new figure of
     ``width`` × ``height`` inches. ``ylim``: fixed y-limits of the right panel (frames of an animation
-    share them); ``title`` goes above the right panel. Returns the figure.
+    share them); ``title`` goes above the right panel. ``stacked``: the tokens above the templates and the
+    legend in one column, for a figure drawn :data:`iclbook.plotting.PHONE_WIDTH` wide (read on a phone).
+    Returns the figure.
     """
     if axes is None:
         plt = _pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(width, height), gridspec_kw={"width_ratios": [1, 2.1]})
+        if stacked:
+            fig, axes = plt.subplots(2, 1, figsize=(width, height), gridspec_kw={"height_ratios": [1.15, 1]})
+        else:
+            fig, axes = plt.subplots(1, 2, figsize=(width, height), gridspec_kw={"width_ratios": [1, 2.1]})
     ax_tok, ax_tpl = axes
     ax_tok.clear()
     ax_tpl.clear()
@@ -116,15 +121,19 @@ def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None =
     handles, labels = ax_tpl.get_legend_handles_labels()
     both = {"unseen labels (hidden)": f"unseen tokens and their labels ({ex.problem.K - ex.N})",
             f"prompt labels (N = {ex.N})": f"prompt tokens and their labels (N = {ex.N})"}
-    fig.legend(handles, [both.get(lb, lb) for lb in labels], loc="outside lower center", ncol=2)
+    fig.legend(handles, [both.get(lb, lb) for lb in labels], loc="outside lower center",
+               ncol=1 if stacked else 2)
     return fig
 
 
-def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5):
+def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5,
+                    legend_ncol: int | None = None):
     """A grid of :func:`draw_templates` panels (``book/ch01_setting``, ``book/ch03_ridge``); ``examples`` is a
     list of rows of :class:`iclbook.circle.CircleExample`.
 
-    Each panel is titled with its (N, m, τ); one shared legend goes below the grid. Returns the figure.
+    Each panel is titled with its (N, m, τ); one shared legend goes below the grid, in ``legend_ncol`` columns
+    (default: up to 4; pass 1 for a single column of panels drawn :data:`iclbook.plotting.PHONE_WIDTH` wide).
+    Returns the figure.
     """
     plt = _pyplot()
     nr, nc = len(examples), len(examples[0])
@@ -138,7 +147,8 @@ def small_multiples(examples, *, row_labels=None, col_labels=None, width: float 
             if i < nr - 1:
                 ax.set_xlabel("")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, [lb.split(" (N =")[0] for lb in labels], loc="outside lower center", ncol=min(len(labels), 4))
+    fig.legend(handles, [lb.split(" (N =")[0] for lb in labels], loc="outside lower center",
+               ncol=legend_ncol or min(len(labels), 4))
     return fig
 
 
@@ -190,9 +200,9 @@ def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once"
 def draw_one_head(axes, target, single, multi, *, k: int, unseen, bound, best, H: int, draws: int):
     """Chapter 2's picture of the one-head limit (the paper's §3.3, ``book/ch02_transformer``).
 
-    Left (``axes[0]``): for token ``k`` (0-based), the target weights a_k (``target``, shape (N,)), the best
+    First panel (``axes[0]``): for token ``k`` (0-based), the target weights a_k (``target``, shape (N,)), the best
     single-head fit (``single``) and the fit of H heads (``multi``), as bars over the N prompt labels.
-    Right (``axes[1]``): for the tokens ``unseen`` (0-based indices), the lower bound on the single-head
+    Second panel (``axes[1]``): for the tokens ``unseen`` (0-based indices), the lower bound on the single-head
     residual ‖Z̄(â_k − a_k)‖ (``bound``), the best residual found in ``draws`` random heads (``best``) and the zero residual of H
     heads. Legends go below the panels. Only draws; returns ``axes``.
     """

@@ -39,7 +39,7 @@ PRESETS = {"paper": fl.PAPER, "reduced": fl.REDUCED, "quick": dict(fl.REDUCED, s
 TOKENS = ("gaussian", "unit")
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
-FIGSIZE = (9.0, 3.6)
+FIGSIZE = (4.0, 8.8)     # plotting.PHONE_WIDTH: two panels, one above the other
 
 #: The one-layer comparison: the paper's Figure 2(a) protocol.
 ONE_LAYER = dict(H=64, lr=1e-4, batch=256, n_train=10_000)
@@ -110,13 +110,13 @@ def run(config: Config | None = None, *, progress: bool = False, device: str = "
 
 
 def plot(data: dict, fig=None):
-    """Left: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Right (log scale): the
+    """Top: the training loss (mean over fresh prompts, ± 2 standard errors) with L⋆. Bottom (log scale): the
     in-domain and out-of-domain inference losses (1/K)‖ŷ − ŷ⋆‖² against Adam iterations (dashed: the
     one-layer model's, when the run has them)."""
-    from ..plotting import COLORS, figure_or_new
+    from ..plotting import COLORS, figure_or_new, legend_outside
 
     fig = figure_or_new(fig, FIGSIZE)
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(2, 1)
     step = np.asarray(data["step"])
     tl = json_array(data["train_loss"])
     se = json_array(data["train_loss_se"])
@@ -141,9 +141,9 @@ def plot(data: dict, fig=None):
         lows += [v for v in data["one_layer"]["inference_in"] if v is not None]
     if lows and min(lows) > 0:
         ax2.set_ylim(bottom=min(lows) / 6)                     # room for the legend below the curves
-    ax2.legend(loc="lower left")
+    legend_outside(ax2, loc="lower")
     c = data["config"]
-    fig.suptitle(f"Figure 2(b), {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}, "
-                 f"H={c['H']}\nN={c['N']}, K={c['K']}, d={c['d']}, m={c['m']}, τ={c['tau']:g}; "
-                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
+    fig.suptitle(f"Figure 2(b), {data['scale']} scale: 4 layers,\nd_model={c['d_model']}, d_ff={c['d_ff']}, "
+                 f"H={c['H']}; N={c['N']}, K={c['K']},\nd={c['d']}, m={c['m']}, τ={c['tau']:g}; "
+                 f"{data['tokens']} tokens;\nAdam lr={c['lr']:g}, batch {c['batch']}")
     return fig

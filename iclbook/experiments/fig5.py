@@ -52,7 +52,7 @@ PRESETS = {
 TOKENS = ("gaussian", "unit")
 
 #: The size (inches) of the figure :func:`plot` draws when given none.
-FIGSIZE = (9.0, 3.6)
+FIGSIZE = (4.0, 9.4)     # plotting.PHONE_WIDTH: two panels, one above the other
 
 
 def run_one(config: Config, H: int, *, device: str = "cpu", threads: int | None = 2,
@@ -130,11 +130,11 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     against steps."""
     import matplotlib
 
-    from ..plotting import figure_or_new
+    from ..plotting import figure_or_new, legend_outside
 
     speed = speed if speed is not None else data.get("speed")
     fig = figure_or_new(fig, FIGSIZE)
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(2, 1)
     runs = sorted(data["runs"], key=lambda r: r["H"])
     cmap = matplotlib.colormaps["viridis"]
     cols = {r["H"]: cmap(i / max(1, len(runs) - 1) * 0.9) for i, r in enumerate(runs)}
@@ -162,8 +162,8 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     ax1.set_xlabel("number of heads H")
     ax1.legend()
     ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
-    ax2.legend(ncol=2)
+    legend_outside(ax2, loc="lower", ncol=3)
     c = data["config"]
-    fig.suptitle(f"Figure 5, {data['scale']} scale: 4 layers, d_model={c['d_model']}, d_ff={c['d_ff']}; "
-                 f"{data['tokens']} tokens; Adam lr={c['lr']:g}, batch {c['batch']}")
+    fig.suptitle(f"Figure 5, {data['scale']} scale: 4 layers,\nd_model={c['d_model']}, d_ff={c['d_ff']}; "
+                 f"{data['tokens']} tokens;\nAdam lr={c['lr']:g}, batch {c['batch']}")
     return fig
