@@ -1,16 +1,17 @@
 """The built HTML book in a real browser (headless Chromium driven by Playwright), with no network.
 
 Run after the offline build (``make test`` does both): every page loads; MathJax has typeset the math
-(no raw TeX left); every image has loaded; every cross-reference resolved; the console is clean except for
-the allow-list below; no placeholder text.
+(no raw TeX left, no MathJax error box); every image has loaded; every cross-reference resolved; the console is
+clean except for the allow-list below; no placeholder text.
 
 What a reader meets, page by page (one test per defect class, each naming the page and the element):
 no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
 element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
 other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
-inside an opened dropdown, exercise solution or hidden check cell, and no table wider than its box; at both
-widths no display equation cut off where scrolling cannot reach it; every raster figure at least
-1.5x its displayed width in pixels (sharp on a 2x screen, readable when zoomed). The width and figure
+inside an opened dropdown or exercise solution, no code or printed line of an opened hidden check cell, and no
+table wider than its box; at both widths no math cut off where scrolling cannot reach it, and at
+400 px nothing else off the screen; every raster figure at least 1.5x its displayed width in pixels (sharp on
+a 2x screen, readable when zoomed). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
 
 Full-page screenshots go to _build/screenshots/: ``<page>.png`` (1280 px), ``<page>__400.png`` (400 px, a
@@ -199,13 +200,14 @@ TOO_WIDE_JS = """(inside) => {
   return out;
 }"""
 
-# Display equations cut off where no scrolling reaches them, anywhere on the page: the typeset math starts left of
-# the box that clips it (or of the page: nothing scrolls to the left of the start), or ends right of a box that clips
-# without scrolling. (A labelled equation's MathJax container takes the width of the equation and its label, so it
-# can be wider than a narrow box and centred over both its edges, while the container's own size looks right.)
+# Math cut off where no scrolling reaches it, anywhere on the page: the typeset math starts left of the box that
+# clips it (or of the page: nothing scrolls to the left of the start), or ends right of a box that clips without
+# scrolling. (A labelled equation's MathJax container takes the width of the equation and its label, so it can be
+# wider than a narrow box and centred over both its edges, while the container's own size looks right; the theme's
+# box around inline math clips what is wider than the line unless it scrolls, _static/iclbook.css.)
 CUT_JS = """() => {
   const out = [];
-  document.querySelectorAll('mjx-container[display="true"]').forEach(c => {
+  document.querySelectorAll('mjx-container').forEach(c => {
     const m = c.querySelector('mjx-math');
     if (!m || c.getClientRects().length === 0) return;
     const mr = m.getBoundingClientRect();
@@ -216,7 +218,8 @@ CUT_JS = """() => {
     const box = clip ? clip.getBoundingClientRect() : {left: 0, right: window.innerWidth};
     const left = Math.max(box.left, 0), right = ov === 'auto' || ov === 'scroll' ? Infinity : box.right;
     if (mr.left < left - 1 || mr.right > right + 1) {
-      out.push(`display equation cut off: typeset from ${Math.round(mr.left)} to ${Math.round(mr.right)} px, `
+      const kind = c.getAttribute('display') === 'true' ? 'display equation' : 'inline math';
+      out.push(`${kind} cut off: typeset from ${Math.round(mr.left)} to ${Math.round(mr.right)} px, `
                + `visible from ${Math.round(left)} to ${Math.round(Math.min(right, window.innerWidth))} px, `
                + `section "${window.__sectionOf(c)}": ` + (window.__tex && window.__tex.get(c) || '').slice(0, 90));
     }
@@ -224,9 +227,32 @@ CUT_JS = """() => {
   return out;
 }"""
 
-# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions, the code of a
-# hidden check cell (its code and its printed line wrap there on phones, _static/iclbook.css).
-OPENED_BOXES = ".admonition.dropdown, .solution, .cell.tag_hide-input"
+# At phone width: an element of the article that sticks out of the screen (its parent does not), outside the boxes
+# that scroll on purpose (code, output, math, tables, figures): e.g. a dropdown's chevron pushed off the screen by a
+# long identifier in its title. Nothing scrolls the page sideways to show it.
+OFF_SCREEN_JS = """() => {
+  const W = document.documentElement.clientWidth;
+  const art = document.querySelector('main article, article.bd-article') || document.body;
+  const scrolls = 'pre, .highlight, mjx-container, div.math, table, .pst-scrollable-table-container, script, style';
+  const out = [];
+  art.querySelectorAll('*').forEach(e => {
+    if (e.closest(scrolls)) return;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.right <= W + 1) return;
+    const pr = e.parentElement.getBoundingClientRect();
+    if (pr.right > W + 1) return;                         // report the outermost element only
+    out.push(`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} reaches ${Math.round(r.right)} px on a `
+             + `${W} px screen, section "${window.__sectionOf(e)}": `
+             + JSON.stringify((e.closest('summary, p, li, div') || e).innerText.replace(/\\s+/g, ' ').slice(0, 70)));
+  });
+  return out;
+}"""
+
+# What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions; and the code and
+# printed lines of a hidden check cell (they wrap there on phones, _static/iclbook.css; a check cell's typeset sympy
+# output scrolls in its output box, as the outputs of visible cells do).
+OPENED_BOXES = ".admonition.dropdown, .solution"
+HIDDEN_CELLS = ".cell.tag_hide-input"
 
 BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
   const r = i.getBoundingClientRect();
@@ -274,6 +300,11 @@ def _measure(server, browser, rel):
         page.evaluate("() => document.fonts.ready")
         page.evaluate("() => { window.__sectionOf = " + SECTION_OF_JS + "; }")
         r["text"] = page.evaluate(VISIBLE_TEXT_JS)
+        # MathJax shows TeX it cannot typeset as a red error box (e.g. "\\tag not allowed in split environment",
+        # which Sphinx's wrapping of a multi-line display in {split} causes)
+        r["math_errors"] = page.evaluate(
+            "() => [...document.querySelectorAll('mjx-merror')].map(e => (e.getAttribute('data-mjx-error') || "
+            "e.textContent) + ' in section \"' + window.__sectionOf(e) + '\"')")
         r["broken_images"] = page.evaluate(
             "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         r["problems"] = page.evaluate("() => [...document.querySelectorAll('.problematic, .xref.std-ref:not(a *)')].length")
@@ -329,7 +360,9 @@ def _measure(server, browser, rel):
         page.set_viewport_size({"width": 400, "height": 800})
         page.wait_for_timeout(200)
         r["too_wide_400"] = page.evaluate(TOO_WIDE_JS, OPENED_BOXES) + [
-            w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")] + page.evaluate(CUT_JS)
+            w for w in page.evaluate(TOO_WIDE_JS, HIDDEN_CELLS) if w.startswith(("code block", "output block"))] + [
+            w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")] + page.evaluate(CUT_JS) \
+            + page.evaluate(OFF_SCREEN_JS)
         page.set_viewport_size({"width": 1280, "height": 900})
         r["console"] = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m)
                         for m in console]
@@ -350,6 +383,7 @@ def test_page(server, browser, rel):
         assert r["typeset"] > 0, "math on this page but MathJax typeset nothing"
         src = r["mathjax_src"]
         assert src and all(s.startswith(server) for s in src), f"MathJax not served locally: {src}"
+    assert not r["math_errors"], f"TeX that MathJax could not typeset: {r['math_errors']}"
     for raw in ("\\(", "\\[", "$$"):
         assert raw not in r["text"], f"raw TeX {raw!r} left in the visible text"
     assert not r["broken_images"], f"images that did not load: {r['broken_images']}"
@@ -392,7 +426,7 @@ def test_dropdowns_closed_and_each_toggle_works(server, browser, rel):
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
     """At 1280 px no display equation, code block or printed output is wider than its box (no sideways
-    scrolling, nothing cut at the column's edge, no equation cut off inside a box)."""
+    scrolling, nothing cut at the column's edge, no math cut off inside a box)."""
     wide = _measure(server, browser, rel)["too_wide"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 1280 px:\n" + "\n".join(wide)
 
@@ -400,9 +434,11 @@ def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_400(server, browser, rel):
     """At 400 px (a phone), with every dropdown, exercise solution and hidden check cell opened, no display
-    equation or code or output block inside one of them is wider than its box, no table anywhere is wider than
-    its box (a table that scrolls sideways on a phone: give it ``:class: stack-on-phone``), and no display
-    equation anywhere is cut off where scrolling cannot reach it (split it over lines)."""
+    equation or code or output block inside a dropdown or a solution and no code or printed output of a hidden
+    check cell is wider than its box, no table anywhere is wider than
+    its box (a table that scrolls sideways on a phone: give it ``:class: stack-on-phone``), no math anywhere
+    is cut off where scrolling cannot reach it (split a display over lines), and nothing else sticks out of the
+    screen."""
     wide = _measure(server, browser, rel)["too_wide_400"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 400 px:\n" + "\n".join(wide)
 
