@@ -45,6 +45,9 @@ injects every script found in the source ``_static/`` folder into every page.
 
 8. Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page logs
 "Identifier 'THEBE_JS_URL' has already been declared": identical scripts are kept once.
+
+9. Inline code in a table cell may break after ``.``, ``_``, ``(``, ``,``, ``=`` or ``[`` (a ``<wbr>`` there), so the
+   notation page's long call signatures fit their column without breaking inside a word.
 """
 import json
 import os
@@ -260,6 +263,29 @@ def _stack_labels(app, doctree, docname):
                     entry.insert(0, nodes.paragraph("", "", label))
 
 
+_CODE_BREAK = re.compile(r"(?<=[._(,=\[])(?=\w)")
+
+
+def _code_breaks(app, doctree, docname):
+    """HTML only: inline code in a table cell (the notation page's call signatures) may break after a ``.``, ``_``,
+    ``(``, ``,``, ``=`` or ``[`` that is followed by a word character (a ``<wbr>``), so a column of long signatures
+    shrinks to the table's share of the column without breaking an identifier in the middle of a word."""
+    if app.builder.format != "html":
+        return
+    for table in doctree.findall(nodes.table):
+        for lit in list(table.findall(nodes.literal)):
+            for text in list(lit.findall(nodes.Text)):
+                parts = _CODE_BREAK.split(str(text))
+                if len(parts) < 2:
+                    continue
+                new = []
+                for i, part in enumerate(parts):
+                    if i:
+                        new.append(nodes.raw("", "<wbr>", format="html"))
+                    new.append(nodes.Text(part))
+                text.parent.replace(text, new)
+
+
 def _figures_at_drawn_size(app, doctree, docname):
     """HTML only: every PNG with a recorded resolution and no width of its own gets the width it is drawn for
     (the theme's ``max-width: 100%`` still shrinks it to a narrower column)."""
@@ -398,6 +424,7 @@ def setup(app):
     app.connect("doctree-resolved", _fix_doctree)
     app.connect("doctree-resolved", _figures_at_drawn_size)
     app.connect("doctree-resolved", _stack_labels)
+    app.connect("doctree-resolved", _code_breaks)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
