@@ -85,8 +85,9 @@ def draw_templates(ax, ex: CircleExample, *, legend: bool = True, unseen: bool =
 
 def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None = None, width: float = 9.5,
                  height: float = 4.4, stacked: bool = False):
-    """Chapter 1's picture of one circle example: the dictionary on the circle (left, :func:`draw_tokens`)
-    and the template, the labels and the ridge curve over the angle (right, :func:`draw_templates`): the
+    """Chapter 1's picture of one circle example: the dictionary on the circle (left, or top when ``stacked``,
+    :func:`draw_tokens`) and the template, the labels and the ridge curve over the angle (right, or bottom,
+    :func:`draw_templates`): the
     paper's setting (§2, eq. 1) with the ridge template of eq. (20).
 
     One legend for both panels goes below them, where it hides no data. The one drawing of chapter 1's
@@ -127,25 +128,37 @@ def draw_explore(ex: CircleExample, axes=None, *, ylim=None, title: str | None =
 
 
 def small_multiples(examples, *, row_labels=None, col_labels=None, width: float = 9.0, height: float = 6.5,
-                    legend_ncol: int | None = None):
+                    legend_ncol: int | None = None, compact: bool = False):
     """A grid of :func:`draw_templates` panels (``book/ch01_setting``, ``book/ch03_ridge``); ``examples`` is a
     list of rows of :class:`iclbook.circle.CircleExample`.
 
     Each panel is titled with its (N, m, τ); one shared legend goes below the grid, in ``legend_ncol`` columns
     (default: up to 4; pass 1 for a single column of panels drawn :data:`iclbook.plotting.PHONE_WIDTH` wide).
+    ``compact``: a grid whose rows differ only in N and columns only in m (one τ), drawn small enough for a
+    phone: shared axes, m above each column, N beside each row, ticks at 0, π, 2π, τ in the title.
     Returns the figure.
     """
     plt = _pyplot()
     nr, nc = len(examples), len(examples[0])
-    fig, axes = plt.subplots(nr, nc, figsize=(width, height), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(nr, nc, figsize=(width, height), sharex=True, sharey=compact, squeeze=False)
     for i, row in enumerate(examples):
         for j, ex in enumerate(row):
             ax = axes[i, j]
+            if compact:
+                draw_templates(ax, ex, legend=False, title=f"m = {ex.m}" if i == 0 else None)
+                ax.set_xticks([0, np.pi, 2 * np.pi], ["0", r"$\pi$", r"$2\pi$"])
+                ax.set_xlabel("")
+                if j == 0:
+                    ax.set_ylabel(f"N = {ex.N}")
+                continue
             draw_templates(ax, ex, legend=False, title=f"N = {ex.N}, m = {ex.m}, τ = {ex.tau:g}")
             if j:
                 ax.tick_params(labelleft=True)
             if i < nr - 1:
                 ax.set_xlabel("")
+    if compact:
+        axes[-1, nc // 2].set_xlabel(r"angle $\theta$ of the token")
+        fig.suptitle(f"τ = {examples[0][0].tau:g}", fontsize="medium")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, [lb.split(" (N =")[0] for lb in labels], loc="outside lower center",
                ncol=legend_ncol or min(len(labels), 4))
