@@ -76,7 +76,7 @@ lab: $(STAMP)
 # problem) and of Adam's update, against the unit tests selected in pyproject.toml's [tool.mutmut]; a fresh run
 # (the mutants/ folder is rebuilt), two workers, one BLAS thread each. Prints the score at the end.
 MUTANTS := 'iclbook.model.*' 'iclbook.ridge.*' 'iclbook.convergence.*' 'iclbook.problem.*' 'iclbook._validate.*' \
-           'iclbook.training.x_adam_update__*' 'iclbook.training.x__adam_block__*'
+           'iclbook.training.x_adam_update__*'
 
 mutation: $(STAMP) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
