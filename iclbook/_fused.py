@@ -1,11 +1,12 @@
 """Fused loops of the training step, compiled by numba: Adam's update and the softmax-Jacobian product of the
-backward pass, each one pass over its arrays instead of numpy's ten to thirteen (issue: paper-scale sweeps).
+backward pass, each one pass over its arrays instead of numpy's four to thirteen (README, "Performance").
 
 The arithmetic is that of the numpy expressions they replace, operation by operation and in the same order, so
-Adam's update is bit for bit the numpy one (``tests/test_numerics.py`` checks both against plain
-transcriptions). The loops are serial: results do not depend on a thread count, and parallel sweeps run one
-process per core (:mod:`iclbook.sweeps`). ``cache=True`` keeps the compiled code between sessions (the first
-call of a session with new array types compiles, about a second).
+Adam's update is bit for bit the numpy one in float64 (``tests/test_numerics.py`` compares them; the gradient
+tests of ``tests/test_model.py`` check the other loop against finite differences). The loops are serial: results do
+not depend on a thread count, and parallel sweeps run one process per core (:mod:`iclbook.sweeps`). ``cache=True``
+keeps the compiled code next to the module: only the first call on a machine with new array types compiles (about
+a second).
 
 Used by :func:`iclbook.model.grad_from_dA` (§6.3, ``book/ch05_gradients``) and
 :func:`iclbook.training.adam_update` (Kingma & Ba 2015, Algorithm 1; ``book/ch06_reparam``).
