@@ -36,6 +36,8 @@ import iclbook as ic
 from iclbook import sweeps
 from iclbook.training import adam_update
 
+from bench import median_time                  # benchmarks/bench.py (this script's folder is on sys.path)
+
 HS = (10, 20, 30, 64, 128, 400)
 SIZES = dict(K=200, N=30, d=100, m=20, tau=0.1)
 
@@ -138,16 +140,6 @@ def _numpy_adam(p, g, m1, m2, tmp, t, lr, b1, b2, eps):
     np.subtract(p, tmp, out=p)
 
 
-def _median(f, repeat: int) -> float:
-    f()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
 def step_profile(problem, H: int, repeat: int = 15) -> dict:
     """Seconds of each piece of one Adam step on the population loss (Figure 4's protocol), each timed alone
     (median of ``repeat``), the fused loops beside their numpy peers; the pieces' inputs are those of the
@@ -171,28 +163,28 @@ def step_profile(problem, H: int, repeat: int = 15) -> dict:
     mQ, vQ, tQ = np.zeros_like(Q), np.ones_like(Q), np.empty_like(Q)
     mw, vw, tw = np.zeros_like(w), np.ones_like(w), np.empty_like(w)
     out = {
-        "scores": _median(lambda: head_scores(problem, Q), repeat),
-        "softmax": _median(lambda: _softmax(np.copyto(buf, D) or buf), repeat)
-        - _median(lambda: np.copyto(buf, D), repeat),
-        "ahat_G": _median(lambda: 0.5 * float(np.sum((_ahat(S, w) - problem.A)
-                                                      * (problem.Zbar2 @ delta))), repeat),
-        "backward_elementwise": _median(lambda: _fused.jacobian_product(np.copyto(buf, S) or buf, w, G,
-                                                                        np.empty_like(w)), repeat)
-        - _median(lambda: np.copyto(buf, S), repeat),
-        "backward_elementwise_numpy": _median(lambda: _numpy_jacobian_product(S, w, G), repeat),
-        "backward_gemms": _median(lambda: np.matmul(problem.VN, (R.reshape(-1, problem.K) @ problem.VT)
-                                                    .reshape(H, problem.N, problem.d)), repeat),
-        "adam": _median(lambda: (adam_update(Q, 1e-30 * Q, mQ, vQ, 2, 1e-30, 0.9, 0.999, 1e-8),
-                                 adam_update(w, 1e-30 * w, mw, vw, 2, 1e-30, 0.9, 0.999, 1e-8)), repeat)
-        - _median(lambda: (1e-30 * Q, 1e-30 * w), repeat),
-        "adam_numpy": _median(lambda: (_numpy_adam(Q, 1e-30 * Q, mQ, vQ, tQ, 2, 1e-30, 0.9, 0.999, 1e-8),
+        "scores": median_time(lambda: head_scores(problem, Q), repeat=repeat),
+        "softmax": median_time(lambda: _softmax(np.copyto(buf, D) or buf), repeat=repeat)
+        - median_time(lambda: np.copyto(buf, D), repeat=repeat),
+        "ahat_G": median_time(lambda: 0.5 * float(np.sum((_ahat(S, w) - problem.A)
+                                                      * (problem.Zbar2 @ delta))), repeat=repeat),
+        "backward_elementwise": median_time(lambda: _fused.jacobian_product(np.copyto(buf, S) or buf, w, G,
+                                                                        np.empty_like(w)), repeat=repeat)
+        - median_time(lambda: np.copyto(buf, S), repeat=repeat),
+        "backward_elementwise_numpy": median_time(lambda: _numpy_jacobian_product(S, w, G), repeat=repeat),
+        "backward_gemms": median_time(lambda: np.matmul(problem.VN, (R.reshape(-1, problem.K) @ problem.VT)
+                                                    .reshape(H, problem.N, problem.d)), repeat=repeat),
+        "adam": median_time(lambda: (adam_update(Q, 1e-30 * Q, mQ, vQ, 2, 1e-30, 0.9, 0.999, 1e-8),
+                                 adam_update(w, 1e-30 * w, mw, vw, 2, 1e-30, 0.9, 0.999, 1e-8)), repeat=repeat)
+        - median_time(lambda: (1e-30 * Q, 1e-30 * w), repeat=repeat),
+        "adam_numpy": median_time(lambda: (_numpy_adam(Q, 1e-30 * Q, mQ, vQ, tQ, 2, 1e-30, 0.9, 0.999, 1e-8),
                                        _numpy_adam(w, 1e-30 * w, mw, vw, tw, 2, 1e-30, 0.9, 0.999, 1e-8)),
-                              repeat) - _median(lambda: (1e-30 * Q, 1e-30 * w), repeat),
+                              repeat=repeat) - median_time(lambda: (1e-30 * Q, 1e-30 * w), repeat=repeat),
         # a mini-batch step's draw of its 256 prompts from the training set of 10 000
-        "batch_draw": _median(lambda: y_train[idx], repeat),
+        "batch_draw": median_time(lambda: y_train[idx], repeat=repeat),
         # a record (exact loss, ζ, Q's movement) every 50 steps, per step
-        "record_per_step": _median(lambda: (ic.population_loss(problem, Q, w), ic.convergence.zeta(problem, Q),
-                                            np.linalg.norm((Q - Q0).reshape(H, -1), axis=1)), 3) / 50,
+        "record_per_step": median_time(lambda: (ic.population_loss(problem, Q, w), ic.convergence.zeta(problem, Q),
+                                            np.linalg.norm((Q - Q0).reshape(H, -1), axis=1)), repeat=3) / 50,
     }
     return out
 
