@@ -16,27 +16,15 @@ four GEMMs and the softmax's reductions of each layout at the paper's scale. Run
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 
 import iclbook as ic
 from iclbook.model import _population
 
+from bench import interleaved                  # benchmarks/bench.py (this script's folder is on sys.path)
+
 N, K, d = 30, 200, 100
-
-
-def interleaved(fs: dict, repeat: int = 30) -> dict:
-    for f in fs.values():
-        f()
-    ts = {k: [] for k in fs}
-    for _ in range(repeat):
-        for k, f in fs.items():
-            t0 = time.perf_counter()
-            f()
-            ts[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in ts.items()}
 
 
 def headlast_grad(p, Qhl, wT):
@@ -83,7 +71,7 @@ def main():
                                 p.V @ Dhl.reshape(K, H * N), VN @ Mhl.reshape(d * H, N).T),
             "red": lambda: (D.max(axis=1), D.sum(axis=1)),
             "red_hl": lambda: (Dhl.max(axis=2), Dhl.sum(axis=2)),
-        })
+        }, repeat=30)
         print(f"| {H} | {t['gemm'] * 1e3:.2f} ms | {t['gemm_hl'] * 1e3:.2f} ms | {t['red'] * 1e3:.2f} ms "
               f"| {t['red_hl'] * 1e3:.2f} ms |", flush=True)
 
