@@ -33,11 +33,21 @@ def pytest_sessionfinish(session, exitstatus):
         return
     total = sum(_times.values())
     _OUT.parent.mkdir(exist_ok=True)
+    # a run over some chapters updates their rows and keeps the others' (each row says when it was measured), so
+    # the book's page still lists every chapter after, e.g., one chapter was re-run alone
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    try:
+        rows = json.loads(_OUT.read_text()).get("notebooks", {})
+    except (OSError, ValueError):
+        rows = {}
+    rows.update({k: {"seconds": round(v, 2), "cells": _cells[k], "measured": now, "machine": machine}
+                 for k, v in _times.items()})
     _OUT.write_text(json.dumps({
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "notebooks": {k: {"seconds": round(v, 2), "cells": _cells[k]} for k, v in sorted(_times.items())},
-        "total_seconds": round(total, 1),
+        "measured": now,
+        "machine": machine,
+        "notebooks": dict(sorted(rows.items())),
+        "total_seconds": round(sum(r["seconds"] for r in rows.values()), 1),
     }, indent=1) + "\n")
     over = [f"{k} ({v:.0f} s)" for k, v in _times.items() if v > CHAPTER_BUDGET_S]
     tr = session.config.pluginmanager.get_plugin("terminalreporter")

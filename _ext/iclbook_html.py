@@ -48,6 +48,12 @@ injects every script found in the source ``_static/`` folder into every page.
 
 9. Inline code in a table cell may break after ``.``, ``_``, ``(``, ``,``, ``=`` or ``[`` (a ``<wbr>`` there), so the
    notation page's long call signatures fit their column without breaking inside a word.
+
+10. Diagrams drawn twice, for wide screens and for phones. A figure's image ``img/X.svg`` that has a sibling
+    ``img/X_phone.svg`` (drawn :data:`iclbook.plotting.PHONE_WIDTH` wide, ``book/img/make_diagrams.py``) is
+    followed by that second image in the HTML; the CSS shows one of the two: the wide one from 576 px up, the
+    phone one below, so the diagram's text keeps its 9-10 pt on a phone instead of shrinking to ~5 pt. The PDF
+    has the wide one only.
 """
 import json
 import os
@@ -286,6 +292,27 @@ def _code_breaks(app, doctree, docname):
                 text.parent.replace(text, new)
 
 
+def _phone_renderings(app, doctree):
+    """Item 10: after an image with a ``_phone`` sibling file, the sibling (HTML only), and a class on each.
+    Runs at doctree-read before Sphinx's image collector (priority 500), so the sibling is copied into the site."""
+    from sphinx import addnodes
+    docdir = Path(app.env.doc2path(app.env.docname)).parent
+    for img in list(doctree.findall(nodes.image)):
+        uri = img.get("uri", "")
+        if "://" in uri or "only-phone" in img["classes"]:
+            continue
+        phone = Path(uri).with_name(Path(uri).stem + "_phone" + Path(uri).suffix)
+        if not (docdir / phone).is_file():
+            continue
+        twin = img.deepcopy()
+        twin["uri"] = phone.as_posix()
+        twin["classes"] = [c for c in twin["classes"] if c != "only-wide"] + ["only-phone"]
+        img["classes"].append("only-wide")
+        only = addnodes.only(expr="html")
+        only += twin
+        img.parent.insert(img.parent.index(img) + 1, only)
+
+
 def _figures_at_drawn_size(app, doctree, docname):
     """HTML only: every PNG with a recorded resolution and no width of its own gets the width it is drawn for
     (the theme's ``max-width: 100%`` still shrinks it to a narrower column)."""
@@ -398,13 +425,24 @@ class ExecTimes(Directive):
                                         "were measured: build with make test to see them here.")
             return [para]
         data = json.loads(path.read_text())
+        measured = data["notebooks"]
+        chapters = sorted(p.relative_to(env.app.confdir).as_posix()
+                          for p in (Path(env.app.confdir) / "book").glob("ch*.ipynb"))
         rows = ["| chapter | cells | seconds |", "|---|---|---|"]
-        for nb, v in data["notebooks"].items():
+        for nb in chapters:
             doc = Path(nb).with_suffix("").as_posix()
-            rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |")
-        rows.append(f"| **all chapters** | | **{data['total_seconds']:.1f}** |")
-        text = [f"Measured {data['measured']} on {data['machine']}, while make test ran every chapter under "
-                "strict nbval (kernel start included).", ""] + rows
+            v = measured.get(nb)
+            rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |" if v else
+                        f"| {{doc}}`/{doc}` | | not measured |")
+        done = [nb for nb in chapters if nb in measured]
+        total = sum(measured[nb]["seconds"] for nb in done)
+        rows.append(f"| **all chapters** | | **{total:.1f}** |" if len(done) == len(chapters) else
+                    f"| **{len(done)} of {len(chapters)} chapters** | | **{total:.1f}** |")
+        dates = sorted({measured[nb].get("measured", data["measured"]) for nb in done})
+        machines = sorted({measured[nb].get("machine", data["machine"]) for nb in done})
+        when = dates[0] if len(dates) == 1 else f"between {dates[0]} and {dates[-1]}"
+        text = [f"Measured {when} on {', '.join(machines)}, while the tests ran the chapters under strict nbval "
+                "(kernel start included).", ""] + rows
         container = nodes.container()
         self.state.nested_parse(StringList(text), self.content_offset, container)
         return container.children
@@ -419,6 +457,7 @@ def setup(app):
     from sphinx_proof.nodes import unenumerable_node
     app.add_node(unenumerable_node, override=True, html=(_visit_unnumbered, _depart_unnumbered))
     app.connect("doctree-read", _read_statements)
+    app.connect("doctree-read", _phone_renderings, priority=400)   # before the image collector (500)
     app.connect("env-merge-info", _merge_names)
     app.connect("env-purge-doc", _purge_names)
     app.connect("doctree-resolved", _fix_doctree)

@@ -165,15 +165,19 @@ def small_multiples(examples, *, row_labels=None, col_labels=None, width: float 
     return fig
 
 
-def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, height: float = 4.4, interval: int = 700,
-                            **kw):
+def prompt_growth_animation(Ns, m: int, tau: float, *, width: float | None = None, height: float = 6.6,
+                            stacked: bool = True, interval: int = 700, **kw):
     """Frames of :func:`draw_explore` (the picture of chapter 1's live widget) for the prompt lengths ``Ns``
     (one :func:`circle_example` each, same tokens, task and noise; ``kw`` goes to :func:`circle_example`).
-    The y-limits of the right panel are shared by all frames.
+    The y-limits of the templates' panel are shared by all frames. By default each frame is drawn as the
+    chapter's Figure 1.1 and the live widget are: stacked, ``width`` inches wide (default
+    :data:`iclbook.plotting.PHONE_WIDTH`).
 
     The figure is closed after the animation is built, so a notebook shows only the animation. Turn it into
     a slider with :func:`animation_html`.
     """
+    if width is None:
+        from .plotting import PHONE_WIDTH as width
     exs = [circle_example(int(N), m, tau, **kw) for N in Ns]
     lo = min(min(e.y.min(), e.template.min(), *(c.min() for _, c in e.curves.values())) for e in exs)
     hi = max(max(e.y.max(), e.template.max(), *(c.max() for _, c in e.curves.values())) for e in exs)
@@ -183,10 +187,10 @@ def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, heigh
     def title(e):
         return f"prompt length N = {e.N}   (m = {e.m}, τ = {e.tau:g})"
 
-    fig = draw_explore(exs[0], width=width, height=height, ylim=ylim, title=title(exs[0]))
+    fig = draw_explore(exs[0], width=width, height=height, ylim=ylim, title=title(exs[0]), stacked=stacked)
 
     def frame(i):
-        draw_explore(exs[i], fig.axes, ylim=ylim, title=title(exs[i]))
+        draw_explore(exs[i], fig.axes, ylim=ylim, title=title(exs[i]), stacked=stacked)
         return ()
 
     import matplotlib.pyplot as plt
@@ -199,7 +203,9 @@ def prompt_growth_animation(Ns, m: int, tau: float, *, width: float = 9.5, heigh
 def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once") -> str:
     """``anim.to_jshtml()`` at ``dpi``, with matplotlib's random element id replaced by one derived from
     ``name`` (unique per page), so the stored HTML is the same on every run (strict nbval compares it;
-    ``book/ch01_setting``).
+    ``book/ch01_setting``). The frames are shown at most as wide as the figure is drawn (96 CSS px per inch)
+    and never wider than the page: a 4-inch figure keeps its 9-10 pt text on a phone, whatever ``dpi``
+    (the pixels' density) is.
     """
     import matplotlib as mpl
     with mpl.rc_context({"savefig.dpi": dpi}):
@@ -207,6 +213,8 @@ def animation_html(anim, *, name: str, dpi: int = 80, default_mode: str = "once"
     found = re.search(r'id="_anim_img([0-9a-f]{32})"', html)
     if found is None:
         raise RuntimeError("unexpected to_jshtml output: no _anim_img id found")
+    css_width = round(96 * anim._fig.get_figwidth())
+    html = html.replace(found.group(0), found.group(0) + f' style="width: 100%; max-width: {css_width}px"', 1)
     return html.replace(found.group(1), hashlib.md5(name.encode()).hexdigest())
 
 

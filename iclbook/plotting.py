@@ -161,10 +161,26 @@ def _arrow(ax, a, b, *, color="#444444", text=None, rad=0.0, fontsize=None, lw=1
                 fontsize=fontsize, color=color)
 
 
-def draw_model_diagram(ax=None, *, result: bool = False):
+def _prompt_tokens(ax, x, top, step, *, w, h):
+    """The prompt's column of the model diagram: boxes (v_1, y_1), (v_2, y_2), a vertical ellipsis, (v_N, y_N)."""
+    fs = mpl.rcParams["font.size"]
+    for i, lab in enumerate([r"$(v_1, y_1)$", r"$(v_2, y_2)$", r"$\vdots$", r"$(v_N, y_N)$"]):
+        y = top - step * i
+        if lab == r"$\vdots$":
+            ax.text(x, y, lab, ha="center", va="center", fontsize=fs)
+        else:
+            _box(ax, x, y, lab, w=w, h=h, color=COLORS["data"], fc="#fff3e6", fontsize=fs)
+
+
+def draw_model_diagram(ax=None, *, result: bool = False, phone: bool = False):
     """The one-layer multi-head softmax transformer on a prompt (chapter 2, eq. 8): the N labelled prompt tokens,
     a query token v_k, H heads attending over the prompt positions, and the prediction of every label.
-    With ``result=True`` the trained model's behaviour (Theorem 2) is written beside the output."""
+    With ``result=True`` the trained model's behaviour (Theorem 2) is written beside the output.
+
+    ``phone=True``: the same diagram laid out for a phone, :data:`PHONE_WIDTH` wide, the output under the heads
+    instead of right of them (the HTML book shows this rendering below 576 px, ``_ext/iclbook_html.py``)."""
+    if phone:
+        return _model_diagram_phone(ax, result=result)
     if ax is None:
         fig, ax = new_axes(width=BASE_WIDTH, height=3.9 if result else 3.5)
     ax.set_xlim(0, 1)
@@ -173,12 +189,7 @@ def draw_model_diagram(ax=None, *, result: bool = False):
     fs, small = mpl.rcParams["font.size"], SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
     # the prompt: N labelled tokens, and the K - N tokens to predict
     ax.text(0.13, 0.97, "prompt (N labelled tokens)", ha="center", va="top", fontsize=small)
-    for i, lab in enumerate([r"$(v_1, y_1)$", r"$(v_2, y_2)$", r"$\vdots$", r"$(v_N, y_N)$"]):
-        y = 0.85 - 0.105 * i
-        if lab == r"$\vdots$":
-            ax.text(0.13, y, lab, ha="center", va="center", fontsize=fs)
-        else:
-            _box(ax, 0.13, y, lab, w=0.2, h=0.085, color=COLORS["data"], fc="#fff3e6", fontsize=fs)
+    _prompt_tokens(ax, 0.13, 0.85, 0.105, w=0.2, h=0.085)
     ax.text(0.13, 0.38, "query: any of the\nK tokens $v_k$", ha="center", va="center", fontsize=small)
     _box(ax, 0.13, 0.25, r"$v_k$", w=0.1, h=0.085, color=COLORS["grey"], fontsize=fs)
     # H heads
@@ -202,6 +213,41 @@ def draw_model_diagram(ax=None, *, result: bool = False):
     return ax
 
 
+def _model_diagram_phone(ax=None, *, result: bool = False):
+    """:func:`draw_model_diagram` for a phone: tokens left of the heads, the output under them."""
+    bottom = 0.14 if result else 0.27
+    if ax is None:
+        fig, ax = new_axes(width=PHONE_WIDTH, height=6.0 * (1 - bottom))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom, 1)
+    ax.axis("off")
+    fs, small = mpl.rcParams["font.size"], SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
+    ax.text(0.19, 0.985, "prompt\n(N labelled tokens)", ha="center", va="top", fontsize=small)
+    _prompt_tokens(ax, 0.19, 0.87, 0.065, w=0.34, h=0.052)
+    _box(ax, 0.19, 0.6, r"$v_k$", w=0.16, h=0.052, color=COLORS["grey"], fontsize=fs)
+    ax.text(0.19, 0.565, "query: any of\nthe K tokens $v_k$", ha="center", va="top", fontsize=small)
+    heads = [(0.9, "head 1"), (0.77, "head 2"), (0.56, "head H")]
+    for y, name in heads:
+        _box(ax, 0.69, y, name + "\n" + r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$", w=0.52, h=0.09,
+             color=COLORS["model"], fc="#eaf2fb", fontsize=small)
+        _arrow(ax, (0.36, 0.81), (0.43, y + 0.012), color=COLORS["data"])
+        _arrow(ax, (0.27, 0.6), (0.43, y - 0.02), color=COLORS["grey"])
+        ax.plot([0.95, 0.975], [y, y], color=COLORS["model"], lw=1.1)
+    ax.text(0.69, 0.665, r"$\vdots$", ha="center", va="center", fontsize=fs)
+    # every head's output summed: a bracket down the right of the heads, into the output box
+    ax.plot([0.975, 0.975], [0.9, 0.38], color=COLORS["model"], lw=1.1)
+    _arrow(ax, (0.975, 0.38), (0.75, 0.38), color=COLORS["model"])
+    ax.text(0.45, 0.47, r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$",
+            ha="center", va="center", fontsize=small, color=COLORS["grey"])
+    _box(ax, 0.5, 0.38, r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$", w=0.5, h=0.08,
+         color=COLORS["theory"], fc="#fdeaea", fontsize=small)
+    ax.text(0.5, 0.33, "all K labels", ha="center", va="top", fontsize=small)
+    if result:
+        ax.text(0.5, 0.26, "after training (Theorem 2):\nthe N labels copied, the K$-$N others\n"
+                r"by ridge regression, $m\tau$", ha="center", va="top", fontsize=small, color=COLORS["theory"])
+    return ax
+
+
 #: The boxes of the proof roadmap, one per line: key, x, y, kind (asm: assumption or proposition, lem: lemma,
 #: thm: theorem) and the text, with "/" for a line break.
 _ROADMAP = r"""
@@ -220,30 +266,50 @@ T2    0.50 0.10 thm Theorem 2: inference/= ridge regression,/penalty $m\tau$ (ch
 """
 
 
-def _roadmap_nodes() -> dict:
+#: The roadmap's texts for a phone (:func:`draw_proof_roadmap` with ``phone=True``): shorter lines.
+_ROADMAP_PHONE = {
+    "A13": "Assumptions/1, 3 (data;/ch. 1)", "L5": "Lemma 5: loss/in closed form/(ch. 4)",
+    "L1": "Lemma 1,/gradients/(ch. 5)", "L6": "Lemma 6: one/step size; PL/(ch. 6)",
+    "L237": "Lemmas 2, 3, 7/(bounds; ch. 8)", "P1": r"Proposition 1/$H \geq N$ (ch. 7)",
+    "L10": "Lemma 10/smoothness/(ch. 8)", "A2": r"Assumption 2/$\zeta_0 > 0$ (ch. 7)",
+    "T1": "Theorem 1/linear/convergence/(ch. 8)", "L4": "Lemma 4,/Woodbury/(ridge; ch. 3)",
+    "A4": "Assumption 4,/chi-square/bound/(ch. 1, 10)",
+    "T2": "Theorem 2:/inference =/ridge/regression,/penalty $m\\tau$/(ch. 10)",
+}
+
+
+def _roadmap_nodes(phone: bool = False) -> dict:
     out = {}
     for line in _ROADMAP.strip().splitlines():
         key, x, y, kind, text = line.split(maxsplit=4)
+        if phone:                      # shorter lines, and the columns closer together
+            text, x = _ROADMAP_PHONE[key], {"0.15": "0.165", "0.85": "0.835"}.get(x, x)
         out[key] = (float(x), float(y), text.replace("/", "\n"), kind)
     return out
 
 
-def draw_proof_roadmap(ax=None):
+def draw_proof_roadmap(ax=None, *, phone: bool = False):
     """How the paper's results lead to Theorems 1 and 2 (chapter 8): each box names a result and the chapter
-    that proves and checks it; an arrow means "is used in the proof of"."""
+    that proves and checks it; an arrow means "is used in the proof of".
+
+    ``phone=True``: the same map :data:`PHONE_WIDTH` wide, its texts on shorter lines (the HTML book shows this
+    rendering below 576 px, ``_ext/iclbook_html.py``)."""
     if ax is None:
-        fig, ax = new_axes(width=BASE_WIDTH, height=5.6)
+        fig, ax = new_axes(width=PHONE_WIDTH if phone else BASE_WIDTH, height=6.6 if phone else 5.6)
     ax.set_xlim(0, 1.08)
     ax.set_ylim(0, 1)
     ax.axis("off")
     small = SMALL_PT * mpl.rcParams["font.size"] / FONT_PT
     C = {"asm": COLORS["grey"], "lem": COLORS["model"], "thm": COLORS["theory"]}
     F = {"asm": "#f2f2f2", "lem": "#eaf2fb", "thm": "#fdeaea"}
-    nodes = _roadmap_nodes()
-    W = 0.27
-    H = {"asm": 0.12, "lem": 0.12, "thm": 0.15}
+    nodes = _roadmap_nodes(phone)
+    W = 0.3 if phone else 0.27
+    if phone:                          # each box as tall as its lines
+        Hk = {k: 0.022 + 0.024 * (t.count("\n") + 1) for k, (_, _, t, _) in nodes.items()}
+    else:
+        Hk = {k: {"asm": 0.12, "lem": 0.12, "thm": 0.15}[kind] for k, (_, _, _, kind) in nodes.items()}
     for key, (x, y, text, kind) in nodes.items():
-        _box(ax, x, y, text, w=W, h=H[kind], color=C[kind], fc=F[kind], fontsize=small,
+        _box(ax, x, y, text, w=W, h=Hk[key], color=C[kind], fc=F[kind], fontsize=small,
              lw=1.6 if kind == "thm" else 1.1)
     edges = [("A13", "L5"), ("L5", "L1"), ("L5", "L6"), ("L1", "L237"), ("L1", "L10"), ("L6", "T1"),
              ("L237", "T1"), ("L10", "T1"), ("P1", "A2"), ("A2", "T1"), ("T1", "T2"), ("L4", "T2"), ("A4", "T2")]
@@ -252,16 +318,16 @@ def draw_proof_roadmap(ax=None):
         xb, yb, _, kb = nodes[b]
         rad = 0.0
         if (a, b) == ("L1", "L10"):                 # around the right of Lemmas 2, 3, 7
-            sa, sb, rad = (xa + W / 2, ya), (xb + W / 2, yb), -0.45
+            sa, sb, rad = (xa + W / 2, ya), (xb + W / 2, yb), -0.16 if phone else -0.3
         elif (a, b) == ("L237", "T1"):
-            sa, sb = (xa - W / 4, ya - H[ka] / 2), (xb + W / 2, yb + 0.045)
+            sa, sb = (xa - W / 4, ya - Hk[a] / 2), (xb + W / 2, yb + 0.045)
         elif abs(ya - yb) < 0.05:                   # same row: side to side
             sa = (xa + np.sign(xb - xa) * W / 2, ya)
             sb = (xb - np.sign(xb - xa) * W / 2, yb)
         elif abs(xa - xb) < 0.05:                   # same column: top to bottom
-            sa, sb = (xa, ya - H[ka] / 2), (xb, yb + H[kb] / 2)
+            sa, sb = (xa, ya - Hk[a] / 2), (xb, yb + Hk[b] / 2)
         else:                                       # diagonal: from the side facing the target
-            sa = (xa + np.sign(xb - xa) * W / 2, ya) if abs(ya - yb) < 0.25 else (xa, ya - H[ka] / 2)
+            sa = (xa + np.sign(xb - xa) * W / 2, ya) if abs(ya - yb) < 0.25 else (xa, ya - Hk[a] / 2)
             sb = (xb - np.sign(xb - xa) * W / 2, yb)
         _arrow(ax, sa, sb, color=C["thm"] if kb == "thm" else "#555555", rad=rad)
     return ax

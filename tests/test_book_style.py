@@ -53,3 +53,36 @@ def test_a_title_that_starts_with_the_papers_number_names_that_result(tmp_path):
     assert [s.paper for s in ch.statements] == [["Lemma 5"], []]
     rows = {r["result"]: r for r in audit.claims_table([ch])}
     assert rows["Lemma 5"]["status"] == "checked" and rows["Lemma 4"]["status"] == "not stated"
+
+
+def _make_diagrams():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "book" / "img" / "make_diagrams.py"
+    spec = importlib.util.spec_from_file_location("make_diagrams", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, path.parent
+
+
+def test_the_diagrams_in_the_book_are_what_make_diagrams_draws(tmp_path):
+    # fails when iclbook/plotting.py's drawing changed and book/img was not redrawn (or was edited by hand)
+    mod, img = _make_diagrams()
+    for new in mod.draw_all(tmp_path):
+        assert new.read_bytes() == (img / new.name).read_bytes(), f"book/img/{new.name} is stale: run {mod.__file__}"
+
+
+def test_every_diagram_has_a_phone_rendering_drawn_phone_width_with_text_as_outlines():
+    # a wide diagram alone shows its 9 pt text at ~5 pt on a 400 px phone (the HTML shows the _phone twin there);
+    # text left as <text> elements would be drawn in whatever font the reader's browser has
+    import re
+    mod, img = _make_diagrams()
+    wide = [p for p in img.glob("*.svg") if not p.stem.endswith("_phone")]
+    assert wide
+    for p in wide:
+        twin = p.with_name(p.stem + "_phone.svg")
+        assert twin.is_file(), f"{p.name} has no phone rendering {twin.name}"
+        width_pt = float(re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', twin.read_text()).group(1))
+        assert abs(width_pt - 72 * plotting.PHONE_WIDTH) < 0.5, (twin.name, width_pt)
+        for f in (p, twin):
+            assert "<text" not in f.read_text(), f"{f.name} keeps text as <text> elements"

@@ -149,3 +149,22 @@ def test_draw_one_head_only_draws():
     assert len(axes[0].patches) == 9 and len(axes[1].lines) == 3
     assert "10 draws" in axes[1].get_legend().get_texts()[1].get_text()
     plt.close(fig)
+
+
+def test_animation_frames_shown_at_most_as_wide_as_drawn():
+    """animation_html: the frame image is given the width it is drawn for
+    (its pixels at the saving dpi, 96 CSS px per inch), so a phone-width
+    animation keeps its text size; without it a browser shows the PNG at its
+    pixel width (twice too wide at dpi 192) or stretches it to the page."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+    anim = il.prompt_growth_animation([2, 3], m=5, tau=0.05)
+    html = il.animation_html(anim, name="t", dpi=144)
+    css = int(re.search(r'<img id="_anim_img\w+" style="width: 100%; '
+                        r'max-width: (\d+)px"', html).group(1))
+    frame = re.search(r'data:image/png;base64,([A-Za-z0-9+/=\\\n]+)', html)
+    png = base64.b64decode(frame.group(1).replace("\\n", "").replace("\\", ""))
+    assert abs(Image.open(io.BytesIO(png)).width * 96 / 144 - css) <= 1

@@ -22,6 +22,7 @@ Presets (:func:`iclbook.experiments.config`): ``"paper"`` (the paper's scale, :d
 from __future__ import annotations
 
 import math
+import textwrap
 import time
 
 import numpy as np
@@ -149,7 +150,9 @@ def plot(data: dict, fig=None, speed: dict | None = None):
             keep = sec <= b["budget"] * (1 + 1e-9)
             ax2.semilogy(sec[keep], np.asarray(r["train_loss"], dtype=float)[keep], color=cols[r["H"]],
                          label=f"H = {r['H']}")
-        ax2.set_xlabel(f"seconds on {speed['machine']}\n({speed['device']}, {speed['threads']} thread(s))")
+        # wrapped to the figure's 4 inches: a wider label widens the figure a notebook shows and shrinks its text
+        ax2.set_xlabel(textwrap.fill(f"seconds on {speed['machine']} ({speed['device']}, "
+                                     f"{speed['threads']} thread(s))", 40))
         ax2.set_title("(b) training loss within the budget")
     else:
         last = [r["train_loss"][-1] for r in runs]

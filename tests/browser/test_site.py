@@ -11,7 +11,8 @@ other; at 1280 px no display equation, code or output block wider than its box; 
 inside an opened dropdown or exercise solution, no code or printed line of an opened hidden check cell, and no
 table wider than its box; at both widths no math cut off where scrolling cannot reach it, and at
 400 px nothing else off the screen; every raster figure at least 1.5x its displayed width in pixels (sharp on
-a 2x screen, readable when zoomed). The width and figure
+a 2x screen, readable when zoomed); at both widths no figure shown so much narrower than drawn that its 9 pt text
+reads under 8 pt (a diagram needs its phone rendering). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
 
 Full-page screenshots go to _build/screenshots/: ``<page>.png`` (1280 px), ``<page>__400.png`` (400 px, a
@@ -264,6 +265,57 @@ BLURRY_JS = """() => [...document.querySelectorAll('main img')].filter(i => {
          + ` section "${window.__sectionOf(i)}": ${(i.currentSrc || i.src).split('/').pop().slice(0, 60)}`;
 })"""
 
+# Every figure shown in the article: where it comes from, its displayed width and its natural width in pixels.
+SHOWN_IMAGES_JS = """() => [...document.querySelectorAll('main img')].filter(i => i.getBoundingClientRect().width > 0)
+  .map(i => ({src: i.currentSrc || i.src, shown: i.getBoundingClientRect().width, natural: i.naturalWidth,
+              section: window.__sectionOf(i)}))"""
+
+# A figure drawn twice (a diagram and its phone rendering, _ext/iclbook_html.py item 10): the class of each image
+# it shows; exactly one, "only-wide" from 576 px up and "only-phone" below.
+TWIN_SHOWN_JS = """() => [...document.querySelectorAll('main figure')].filter(f => f.querySelector('img.only-phone'))
+  .map(f => [...f.querySelectorAll('img')].filter(i => i.getBoundingClientRect().width > 0)
+            .map(i => i.classList.contains('only-phone') ? 'only-phone' : 'only-wide'))"""
+
+# The book draws its smallest figure text at 9 pt (iclbook.plotting.SMALL_PT) at the figure's drawn size; a figure
+# shown narrower than drawn shrinks it. Under 8 pt on screen (a figure shown at less than 8/9 of its drawn width)
+# it is too small to read: e.g. a 6.4-inch diagram on a 400 px phone shows its 9 pt text at about 5 pt.
+SMALLEST_DRAWN_PT, MIN_SHOWN_PT = 9.0, 8.0
+
+
+def _drawn_css_width(server, src, natural):
+    """The width a figure is drawn for, in CSS px (96 per inch): an SVG's own width; a PNG's pixels at the
+    resolution recorded in the file (matplotlib records it; 96 dpi when none is recorded)."""
+    import base64
+    import io
+    from urllib.parse import unquote, urlparse
+
+    from PIL import Image
+    if src.startswith("data:"):
+        head, _, body = src.partition(",")
+        if "svg" in head:
+            return natural
+        data = base64.b64decode(body) if ";base64" in head else unquote(body).encode()
+    else:
+        path = HTML / unquote(urlparse(src).path).lstrip("/")
+        if path.suffix.lower() == ".svg":
+            return natural
+        data = path.read_bytes()
+    dpi = Image.open(io.BytesIO(data)).info.get("dpi", (96, 96))[0] or 96
+    return natural * 96 / dpi
+
+
+def _small_text(server, shown_images):
+    out = []
+    for im in shown_images:
+        drawn = _drawn_css_width(server, im["src"], im["natural"])
+        pt = SMALLEST_DRAWN_PT * im["shown"] / drawn
+        if pt < MIN_SHOWN_PT - 0.05:
+            name = "an animation frame" if im["src"].startswith("data:") else im["src"].split("/")[-1][:60]
+            out.append(f"figure drawn {drawn:.0f} px wide shown at {im['shown']:.0f} px: its {SMALLEST_DRAWN_PT:g} pt "
+                       f"text reads {pt:.1f} pt, section \"{im['section']}\": {name}")
+    return out
+
+
 # TeX source of each display equation, recorded before MathJax replaces it (to name the equation in a message).
 TEX_MAP_JS = """() => {
   window.__tex = new Map();
@@ -356,6 +408,8 @@ def _measure(server, browser, rel):
         page.wait_for_timeout(100)
         r["too_wide"] = page.evaluate(TOO_WIDE_JS, None) + page.evaluate(CUT_JS)
         r["blurry"] = page.evaluate(BLURRY_JS)
+        r["small_text"] = _small_text(server, page.evaluate(SHOWN_IMAGES_JS))
+        r["twins"] = page.evaluate(TWIN_SHOWN_JS)
         # at phone width: what a reader opens (solutions, proofs, hidden cells), and every table
         page.set_viewport_size({"width": 400, "height": 800})
         page.wait_for_timeout(200)
@@ -363,6 +417,8 @@ def _measure(server, browser, rel):
             w for w in page.evaluate(TOO_WIDE_JS, HIDDEN_CELLS) if w.startswith(("code block", "output block"))] + [
             w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")] + page.evaluate(CUT_JS) \
             + page.evaluate(OFF_SCREEN_JS)
+        r["small_text_400"] = _small_text(server, page.evaluate(SHOWN_IMAGES_JS))
+        r["twins_400"] = page.evaluate(TWIN_SHOWN_JS)
         page.set_viewport_size({"width": 1280, "height": 900})
         r["console"] = [f"{m.text} [{m.location.get('url', '')}]" if hasattr(m, "location") else str(m)
                         for m in console]
@@ -448,6 +504,21 @@ def test_figures_sharp(server, browser, rel):
     """A raster figure carries at least 1.5x as many pixels as it is displayed with (SVG always passes)."""
     blurry = _measure(server, browser, rel)["blurry"]
     assert not blurry, f"{rel}: {len(blurry)} raster figures too small for their display size:\n" + "\n".join(blurry)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_figure_text_readable(server, browser, rel):
+    """At 1280 px and at 400 px (a phone) no figure, diagram or animation frame is shown so much narrower than it
+    is drawn that its smallest text (9 pt as drawn) reads under 8 pt: a wide figure needs a phone rendering
+    (``_phone`` twin of a diagram, or a figure drawn ``PHONE_WIDTH`` wide); a diagram drawn twice shows exactly
+    one of its two renderings, the wide one from 576 px up and the phone one below."""
+    r = _measure(server, browser, rel)
+    small = [f"1280 px: {m}" for m in r["small_text"]] + [f"400 px: {m}" for m in r["small_text_400"]]
+    small += [f"1280 px: a diagram with a phone rendering shows {shown} (expected ['only-wide'])"
+              for shown in r["twins"] if shown != ["only-wide"]]
+    small += [f"400 px: a diagram with a phone rendering shows {shown} (expected ['only-phone'])"
+              for shown in r["twins_400"] if shown != ["only-phone"]]
+    assert not small, f"{rel}: {len(small)} figures with text too small to read:\n" + "\n".join(small)
 
 
 def test_static_slider_changes_the_picture(server, browser):
