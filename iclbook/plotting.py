@@ -10,7 +10,7 @@ import matplotlib as mpl
 import numpy as np
 
 __all__ = ["use_book_style", "scale_to_width", "COLORS", "PHONE_WIDTH", "new_axes", "new_figure", "figure_or_new",
-           "legend_outside",
+           "legend_outside", "label_log_axis",
            "plot_gap_with_bound", "plot_prompt_predictions"]
 
 #: Named colours used consistently across chapters.
@@ -113,6 +113,18 @@ def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
     if loc == "lower":
         return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol, **kw)
     return ax.legend(loc=loc, bbox_to_anchor=(1.02, 1.0), ncol=ncol, borderaxespad=0.0, **kw)
+
+
+def label_log_axis(axis, subs=(1.0, 2.0, 5.0)):
+    """Label a log ``axis`` (``ax.xaxis`` or ``ax.yaxis``) at 1, 2 and 5 times the powers of ten, in plain
+    numbers (0.02, 0.5, 200, 2000; for values from 1e-4 to 1e5): for data spanning two decades or less,
+    where matplotlib labels only the powers of ten and a reader sees one label, or none, over the data.
+    The other multiples stay unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+    return axis
 
 
 def plot_gap_with_bound(ax, step, gap, bound=None, *, label="gradient descent", color=None):

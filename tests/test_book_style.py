@@ -39,6 +39,21 @@ def test_png_has_twice_the_pixels_it_is_shown_with():
         plt.close(fig)
 
 
+def test_a_short_log_axis_gets_a_label_at_1_2_and_5_times_each_power_of_ten():
+    # matplotlib's default labels only 0.1 on data from 0.02 to 0.5 (chapter 5's figure, before the fix)
+    fig, ax = plotting.new_axes(width=plotting.PHONE_WIDTH)
+    try:
+        ax.loglog([10, 1e4], [0.5, 0.02])
+        plotting.label_log_axis(ax.yaxis)
+        fig.canvas.draw()
+        lo, hi = ax.get_ylim()
+        shown = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+        assert shown == ["0.02", "0.05", "0.1", "0.2", "0.5"], shown
+        assert not any(t.get_text() for t in ax.yaxis.get_minorticklabels())
+    finally:
+        plt.close(fig)
+
+
 def test_a_title_that_starts_with_the_papers_number_names_that_result(tmp_path):
     md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
     nb = nbf.v4.new_notebook()
