@@ -115,15 +115,24 @@ def legend_outside(ax, *, loc: str = "upper left", ncol: int = 1, **kw):
     return ax.legend(loc=loc, bbox_to_anchor=(1.02, 1.0), ncol=ncol, borderaxespad=0.0, **kw)
 
 
-def label_log_axis(axis, subs=(1.0, 2.0, 5.0)):
+def label_log_axis(axis, subs=(1.0, 2.0, 5.0), *, cover_data: bool = False):
     """Label a log ``axis`` (``ax.xaxis`` or ``ax.yaxis``) at 1, 2 and 5 times the powers of ten, in plain
     numbers (0.02, 0.5, 200, 2000; for values from 1e-4 to 1e5): for data spanning two decades or less,
     where matplotlib labels only the powers of ten and a reader sees one label, or none, over the data.
-    The other multiples stay unlabelled minor ticks."""
+    The other multiples stay unlabelled minor ticks. ``cover_data=True``: widen the axis, where needed, to
+    the nearest labelled tick below the data and above it, so that no curve lies beyond the last label.
+    Call it after drawing the data."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     axis.set_major_locator(LogLocator(subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+    if cover_data:
+        dlo, dhi = axis.get_data_interval()
+        decades = range(int(np.floor(np.log10(dlo))) - 1, int(np.ceil(np.log10(dhi))) + 2)
+        ticks = np.array([s * 10.0 ** k for k in decades for s in subs])
+        vlo, vhi = axis.get_view_interval()
+        set_lim = getattr(axis.axes, f"set_{axis.axis_name}lim")
+        set_lim(min(vlo, ticks[ticks <= dlo].max()), max(vhi, ticks[ticks >= dhi].min()))
     return axis
 
 

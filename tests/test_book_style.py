@@ -54,6 +54,18 @@ def test_a_short_log_axis_gets_a_label_at_1_2_and_5_times_each_power_of_ten():
         plt.close(fig)
 
 
+def test_cover_data_puts_a_labelled_tick_under_the_lowest_curve():
+    # chapter 13's Figure 5(a): losses from 14.5 to 1991; matplotlib's margins leave 20 as the lowest label
+    fig, ax = plotting.new_axes(width=plotting.PHONE_WIDTH)
+    try:
+        ax.semilogy([1, 16], [14.5, 1991])
+        top = ax.get_ylim()[1]
+        plotting.label_log_axis(ax.yaxis, cover_data=True)
+        assert ax.get_ylim() == (10.0, top)          # widened down to the label 10; 2000 already covers the top
+    finally:
+        plt.close(fig)
+
+
 def test_a_title_that_starts_with_the_papers_number_names_that_result(tmp_path):
     md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
     nb = nbf.v4.new_notebook()
