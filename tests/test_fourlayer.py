@@ -236,3 +236,21 @@ def test_fig5_h8_is_fig2b_prefix():
         i, j = a["step"].index(s), r8["step"].index(s)
         for key in ("train_loss", "inference_in", "inference_ood"):
             assert a[key][i] == pytest.approx(r8[key][j], rel=1e-6), (key, s)
+
+
+@pytest.mark.parametrize("with_speed", [True, False])
+def test_fig5_plot_labels_a_tick_under_every_curve_of_panel_a(with_speed):
+    """Figure 5(a) of the cached run: the in-domain loss (about 15) lay under the lowest labelled tick (100), the
+    training loss over the only other one (1000)."""
+    from iclbook.experiments import fig5
+    data = _cached("fig5")
+    if not with_speed:
+        data = {k: v for k, v in data.items() if k != "speed"}
+    from iclbook.plotting import new_figure
+    fig = fig5.plot(data, fig=new_figure(fig5.FIGSIZE, pyplot=False))
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    labelled = [t.get_position()[1] for t in ax.get_yticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
+    ys = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+    assert min(labelled) <= ys.min() and max(labelled) >= ys.max(), (labelled, ys.min(), ys.max())

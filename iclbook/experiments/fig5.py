@@ -131,7 +131,7 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     against steps."""
     import matplotlib
 
-    from ..plotting import figure_or_new, legend_outside
+    from ..plotting import figure_or_new, label_log_axis, legend_outside
 
     speed = speed if speed is not None else data.get("speed")
     fig = figure_or_new(fig, FIGSIZE)
@@ -162,6 +162,7 @@ def plot(data: dict, fig=None, speed: dict | None = None):
             ax2.semilogy(r["step"], r["train_loss"], color=cols[r["H"]], label=f"H = {r['H']}")
         ax2.set_xlabel("Adam iteration")
     ax1.set_xscale("log", base=2)
+    label_log_axis(ax1.yaxis, cover_data=True)   # 1, 2, 5 x 10^k labelled, one under the lowest curve
     ax1.set_xlabel("number of heads H")
     ax1.legend()
     ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
