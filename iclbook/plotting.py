@@ -182,6 +182,12 @@ def _arrow(ax, a, b, *, color="#444444", text=None, rad=0.0, fontsize=None, lw=1
                 fontsize=fontsize, color=color)
 
 
+# the model diagram's texts, shared by its wide and its phone layout
+_HEAD_TEXT = r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$"
+_TRAINED_TEXT = r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$"
+_OUTPUT_TEXT = r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$"
+
+
 def _prompt_tokens(ax, x, top, step, *, w, h):
     """The prompt's column of the model diagram: boxes (v_1, y_1), (v_2, y_2), a vertical ellipsis, (v_N, y_N)."""
     fs = mpl.rcParams["font.size"]
@@ -216,16 +222,16 @@ def draw_model_diagram(ax=None, *, result: bool = False, phone: bool = False):
     # H heads
     heads = [(0.8, "head 1"), (0.58, "head 2"), (0.28, "head H")]
     for y, name in heads:
-        _box(ax, 0.5, y, name + "\n" + r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$", w=0.36, h=0.14,
+        _box(ax, 0.5, y, name + "\n" + _HEAD_TEXT, w=0.36, h=0.14,
              color=COLORS["model"], fc="#eaf2fb", fontsize=small)
         _arrow(ax, (0.235, 0.7), (0.32, y + 0.02), color=COLORS["data"])
         _arrow(ax, (0.18, 0.25), (0.32, y - 0.03), color=COLORS["grey"])
         _arrow(ax, (0.68, y), (0.78, 0.55), color=COLORS["model"])
     ax.text(0.5, 0.43, r"$\vdots$", ha="center", va="center", fontsize=fs)
-    ax.text(0.5, 0.1, r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$",
+    ax.text(0.5, 0.1, _TRAINED_TEXT,
             ha="center", va="center", fontsize=small, color=COLORS["grey"])
     # the output
-    _box(ax, 0.885, 0.55, r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$", w=0.21, h=0.16,
+    _box(ax, 0.885, 0.55, _OUTPUT_TEXT, w=0.21, h=0.16,
          color=COLORS["theory"], fc="#fdeaea", fontsize=small)
     ax.text(0.885, 0.72, "all K labels", ha="center", va="bottom", fontsize=small)
     if result:
@@ -249,7 +255,7 @@ def _model_diagram_phone(ax=None, *, result: bool = False):
     ax.text(0.19, 0.565, "query: any of\nthe K tokens $v_k$", ha="center", va="top", fontsize=small)
     heads = [(0.9, "head 1"), (0.77, "head 2"), (0.56, "head H")]
     for y, name in heads:
-        _box(ax, 0.69, y, name + "\n" + r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$", w=0.52, h=0.09,
+        _box(ax, 0.69, y, name + "\n" + _HEAD_TEXT, w=0.52, h=0.09,
              color=COLORS["model"], fc="#eaf2fb", fontsize=small)
         _arrow(ax, (0.36, 0.81), (0.43, y + 0.012), color=COLORS["data"])
         _arrow(ax, (0.27, 0.6), (0.43, y - 0.02), color=COLORS["grey"])
@@ -258,9 +264,9 @@ def _model_diagram_phone(ax=None, *, result: bool = False):
     # every head's output summed: a bracket down the right of the heads, into the output box
     ax.plot([0.975, 0.975], [0.9, 0.38], color=COLORS["model"], lw=1.1)
     _arrow(ax, (0.975, 0.38), (0.75, 0.38), color=COLORS["model"])
-    ax.text(0.45, 0.47, r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$",
+    ax.text(0.45, 0.47, _TRAINED_TEXT,
             ha="center", va="center", fontsize=small, color=COLORS["grey"])
-    _box(ax, 0.5, 0.38, r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$", w=0.5, h=0.08,
+    _box(ax, 0.5, 0.38, _OUTPUT_TEXT, w=0.5, h=0.08,
          color=COLORS["theory"], fc="#fdeaea", fontsize=small)
     ax.text(0.5, 0.33, "all K labels", ha="center", va="top", fontsize=small)
     if result:
