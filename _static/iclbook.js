@@ -1,18 +1,27 @@
-/* iclbook: a display equation or an inline formula wider than its box (on a phone) scrolls sideways; mark the
-   edge where more of it is hidden (classes iclbook-more-left / iclbook-more-right; _static/iclbook.css draws the
-   shadow), so a reader sees that the formula goes on instead of taking the box's edge for its end. Jupyter Book
+/* iclbook: a display equation, an inline formula or a code block wider than its box (on a phone) scrolls sideways;
+   mark the edge where more of it is hidden (classes iclbook-more-left / iclbook-more-right; _static/iclbook.css
+   draws the shadow), so a reader sees that it goes on instead of taking the box's edge for its end. Jupyter Book
    loads every script in _static on every page. */
 (function () {
-  // the boxes that scroll: a display equation's MathJax container; the theme's box around inline math
-  const SCROLLERS = 'mjx-container[display="true"], main span.math';
-  // the typeset formula (mjx-math) reaching past the box's visible edges: more of it is hidden there (the box's
-  // scroll width alone also counts a few pixels of spacing around an inline formula)
+  // the boxes that scroll: a display equation's MathJax container; the theme's box around inline math; a code or
+  // output block (its lines are kept on a phone)
+  const SCROLLERS = 'mjx-container[display="true"], main span.math, main pre';
   function mark(c) {
-    const m = c.querySelector("mjx-math");
-    if (!m) return;
-    const r = c.getBoundingClientRect(), mr = m.getBoundingClientRect();
-    c.classList.toggle("iclbook-more-left", mr.left < r.left - 1);
-    c.classList.toggle("iclbook-more-right", mr.right > r.right + 1);
+    let left, right;
+    if (c.tagName === "PRE") {
+      left = c.scrollLeft > 1;
+      right = c.scrollLeft + c.clientWidth < c.scrollWidth - 1;
+    } else {
+      // the typeset formula (mjx-math) reaching past the box's visible edges: more of it is hidden there (the
+      // box's scroll width alone also counts a few pixels of spacing around an inline formula)
+      const m = c.querySelector("mjx-math");
+      if (!m) return;
+      const r = c.getBoundingClientRect(), mr = m.getBoundingClientRect();
+      left = mr.left < r.left - 1;
+      right = mr.right > r.right + 1;
+    }
+    c.classList.toggle("iclbook-more-left", left);
+    c.classList.toggle("iclbook-more-right", right);
   }
   function markAll() {
     document.querySelectorAll(SCROLLERS).forEach(mark);

@@ -10,8 +10,8 @@ element ids; every dropdown (proof or check) closed at load, and its own toggle 
 other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
 inside an opened dropdown or exercise solution, no code or printed line of an opened hidden check cell, and no
 table wider than its box; at both widths no math cut off where scrolling cannot reach it, and at
-400 px nothing else off the screen and no display equation scrolling sideways without a shadow at its hidden
-edge; every raster figure at least 1.5x its displayed width in pixels (sharp on
+400 px nothing else off the screen and no formula or code block scrolling sideways without a shadow at its
+hidden edge; every raster figure at least 1.5x its displayed width in pixels (sharp on
 a 2x screen, readable when zoomed); at both widths no figure shown so much narrower than drawn that its 9 pt text
 reads under 8 pt (a diagram needs its phone rendering). The width and figure
 checks run with every dropdown and hidden cell opened, so nothing escapes by being collapsed.
@@ -250,18 +250,24 @@ OFF_SCREEN_JS = """() => {
   return out;
 }"""
 
-# A display equation or inline formula that scrolls sideways (on a phone) must show that it does: a shadow at the
+# A display equation, inline formula or code block that scrolls sideways (on a phone) must show that it does: a shadow at the
 # edge where more is hidden (classes set by _static/iclbook.js, drawn by _static/iclbook.css): where the typeset
-# formula reaches past its box's visible edge.
+# formula reaches past its box's visible edge, or the code block can scroll further right; and a box so marked
+# whose shadow another stylesheet removed (myst-nb's code cells set box-shadow: none).
 SCROLL_CUE_JS = """() => [...document.querySelectorAll('mjx-container[display="true"], main span.math')]
   .filter(c => c.getClientRects().length && c.querySelector('mjx-math')).filter(c => {
     const r = c.getBoundingClientRect(), m = c.querySelector('mjx-math').getBoundingClientRect();
     return (m.right > r.right + 1 && !c.classList.contains('iclbook-more-right'))
            || (m.left < r.left - 1 && !c.classList.contains('iclbook-more-left')); })
-  .map(c => `${c.tagName === 'SPAN' ? 'inline math' : 'display equation'} scrolls sideways with no shadow at its `
-            + `hidden edge, section "${window.__sectionOf(c)}": `
-            + ((window.__tex && window.__tex.get(c.tagName === 'SPAN' ? c.querySelector('mjx-container') : c)) || '')
-              .slice(0, 90))"""
+  .concat([...document.querySelectorAll('main pre')].filter(p => p.getClientRects().length
+           && p.scrollLeft + p.clientWidth < p.scrollWidth - 1 && !p.classList.contains('iclbook-more-right')))
+  .concat([...document.querySelectorAll('.iclbook-more-left, .iclbook-more-right')]
+          .filter(c => c.getClientRects().length && getComputedStyle(c).boxShadow === 'none'))
+  .map(c => `${{SPAN: 'inline math', PRE: 'code block'}[c.tagName] || 'display equation'} scrolls sideways with no `
+            + `shadow at its hidden edge, section "${window.__sectionOf(c)}": ` + (c.tagName === 'PRE'
+              ? JSON.stringify(c.innerText.split('\\n')[0].slice(0, 60))
+              : ((window.__tex && window.__tex.get(c.tagName === 'SPAN' ? c.querySelector('mjx-container') : c)) || '')
+                .slice(0, 90)))"""
 
 # What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions; and the code and
 # printed lines of a hidden check cell (they wrap there on phones, _static/iclbook.css; a check cell's typeset sympy
@@ -508,7 +514,8 @@ def test_nothing_wider_than_its_box_at_400(server, browser, rel):
     check cell is wider than its box, no table anywhere is wider than
     its box (a table that scrolls sideways on a phone: give it ``:class: stack-on-phone``), no math anywhere
     is cut off where scrolling cannot reach it (split a display over lines), nothing else sticks out of the
-    screen, and a display equation that scrolls sideways shows a shadow at its hidden edge."""
+    screen, and a display equation, inline formula or code block that scrolls sideways shows a shadow at its
+    hidden edge."""
     wide = _measure(server, browser, rel)["too_wide_400"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 400 px:\n" + "\n".join(wide)
 
