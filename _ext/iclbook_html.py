@@ -433,7 +433,7 @@ class ExecTimes(Directive):
             doc = Path(nb).with_suffix("").as_posix()
             v = measured.get(nb)
             rows.append(f"| {{doc}}`/{doc}` | {v['cells']} | {v['seconds']:.1f} |" if v else
-                        f"| {{doc}}`/{doc}` | | not measured |")
+                        f"| {{doc}}`/{doc}` | — | not measured |")
         done = [nb for nb in chapters if nb in measured]
         total = sum(measured[nb]["seconds"] for nb in done)
         rows.append(f"| **all chapters** | | **{total:.1f}** |" if len(done) == len(chapters) else

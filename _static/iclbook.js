@@ -12,13 +12,14 @@
       left = c.scrollLeft > 1;
       right = c.scrollLeft + c.clientWidth < c.scrollWidth - 1;
     } else {
-      // the typeset formula (mjx-math) reaching past the box's visible edges: more of it is hidden there (the
-      // box's scroll width alone also counts a few pixels of spacing around an inline formula)
+      // the typeset formula (mjx-math) reaching more than 3 px past the box's visible edges: more of it is hidden
+      // there (the box's scroll width alone also counts a few pixels of spacing around an inline formula; a
+      // bracket's last pixel is not worth a shadow)
       const m = c.querySelector("mjx-math");
       if (!m) return;
       const r = c.getBoundingClientRect(), mr = m.getBoundingClientRect();
-      left = mr.left < r.left - 1;
-      right = mr.right > r.right + 1;
+      left = mr.left < r.left - 3;
+      right = mr.right > r.right + 3;
     }
     c.classList.toggle("iclbook-more-left", left);
     c.classList.toggle("iclbook-more-right", right);

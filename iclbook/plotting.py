@@ -185,6 +185,7 @@ def _arrow(ax, a, b, *, color="#444444", text=None, rad=0.0, fontsize=None, lw=1
 # the model diagram's texts, shared by its wide and its phone layout
 _HEAD_TEXT = r"$s^h_k = \mathrm{softmax}(V_N^\top Q_h v_k)$"
 _TRAINED_TEXT = r"trained: $Q_h \in \mathbb{R}^{d\times d}$, $w_h \in \mathbb{R}^K$, $h = 1, \dots, H$"
+_TRAINED_COLOR = "#4d4d4d"       # darker than COLORS["grey"]: small text, read on a phone
 _OUTPUT_TEXT = r"$\hat y_k = \sum_h w_{h,k}\, y^\top s^h_k$"
 
 
@@ -229,7 +230,7 @@ def draw_model_diagram(ax=None, *, result: bool = False, phone: bool = False):
         _arrow(ax, (0.68, y), (0.78, 0.55), color=COLORS["model"])
     ax.text(0.5, 0.43, r"$\vdots$", ha="center", va="center", fontsize=fs)
     ax.text(0.5, 0.1, _TRAINED_TEXT,
-            ha="center", va="center", fontsize=small, color=COLORS["grey"])
+            ha="center", va="center", fontsize=small, color=_TRAINED_COLOR)
     # the output
     _box(ax, 0.885, 0.55, _OUTPUT_TEXT, w=0.21, h=0.16,
          color=COLORS["theory"], fc="#fdeaea", fontsize=small)
@@ -265,7 +266,7 @@ def _model_diagram_phone(ax=None, *, result: bool = False):
     ax.plot([0.975, 0.975], [0.9, 0.38], color=COLORS["model"], lw=1.1)
     _arrow(ax, (0.975, 0.38), (0.75, 0.38), color=COLORS["model"])
     ax.text(0.45, 0.47, _TRAINED_TEXT,
-            ha="center", va="center", fontsize=small, color=COLORS["grey"])
+            ha="center", va="center", fontsize=small, color=_TRAINED_COLOR)
     _box(ax, 0.5, 0.38, _OUTPUT_TEXT, w=0.5, h=0.08,
          color=COLORS["theory"], fc="#fdeaea", fontsize=small)
     ax.text(0.5, 0.33, "all K labels", ha="center", va="top", fontsize=small)

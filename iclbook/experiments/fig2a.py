@@ -153,7 +153,7 @@ def plot(data: dict, fig=None):
     ax2.semilogy(step, cur["bound_factor_in"] * med["gap"], ":", color=COLORS["ridge"],
                  label="bound, in-domain")
     ax2.set_xlabel("Adam iteration")
-    ax2.set_ylabel(r"gap; $\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
+    ax2.set_ylabel(r"gap; $\|\hat y - \hat y^\star\|^2/K$")
     legend_outside(ax2, loc="lower", ncol=1)
     c = first["config"]
     who = (f"median of {cur['n']} seeds" if cur["n"] > 1 else f"seed {c['seed']}")

@@ -124,7 +124,7 @@ def plot(data: dict, fig=None):
     ax1.fill_between(step, tl - 2 * se, tl + 2 * se, color=COLORS["model"], alpha=0.25, lw=0)
     ax1.axhline(data["L_star"], ls="--", color=COLORS["theory"], label=r"$L^\star$ (Lemma 5)")
     ax1.set_xlabel("Adam iteration")
-    ax1.set_ylabel(r"$\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
+    ax1.set_ylabel(r"$\sum_k(\hat y_k - y_k)^2/2$")
     ax1.legend()
     ax2.semilogy(step, data["inference_in"], color=COLORS["ridge"], label="inference loss, in-domain")
     ax2.semilogy(step, data["inference_ood"], color=COLORS["ood"], label="inference loss, out-of-domain")
@@ -135,7 +135,7 @@ def plot(data: dict, fig=None):
         ax2.semilogy(one["step"], one["inference_ood"], "--", lw=0.9, color=COLORS["ood"],
                      label="one layer, out-of-domain")
     ax2.set_xlabel("Adam iteration")
-    ax2.set_ylabel(r"$\frac{1}{K}\|\hat y - \hat y^\star\|^2$")
+    ax2.set_ylabel(r"$\|\hat y - \hat y^\star\|^2/K$")
     lows = [v for key in ("inference_in", "inference_ood") for v in data[key] if v is not None]
     if "one_layer" in data:
         lows += [v for v in data["one_layer"]["inference_in"] if v is not None]

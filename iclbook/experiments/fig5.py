@@ -165,7 +165,7 @@ def plot(data: dict, fig=None, speed: dict | None = None):
     label_log_axis(ax1.yaxis, cover_data=True)   # 1, 2, 5 x 10^k labelled, one under the lowest curve
     ax1.set_xlabel("number of heads H")
     ax1.legend()
-    ax2.set_ylabel(r"training loss $\frac{1}{2}\sum_k(\hat y_k - y_k)^2$")
+    ax2.set_ylabel(r"training loss $\sum_k(\hat y_k - y_k)^2/2$")
     legend_outside(ax2, loc="lower", ncol=3)
     c = data["config"]
     fig.suptitle(f"Figure 5, {data['scale']} scale: 4 layers,\nd_model={c['d_model']}, d_ff={c['d_ff']}; "

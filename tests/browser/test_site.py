@@ -252,13 +252,13 @@ OFF_SCREEN_JS = """() => {
 
 # A display equation, inline formula or code block that scrolls sideways (on a phone) must show that it does: a shadow at the
 # edge where more is hidden (classes set by _static/iclbook.js, drawn by _static/iclbook.css): where the typeset
-# formula reaches past its box's visible edge, or the code block can scroll further right; and a box so marked
-# whose shadow another stylesheet removed (myst-nb's code cells set box-shadow: none).
+# formula reaches more than 3 px past its box's visible edge, or the code block can scroll further right; and a
+# box so marked whose shadow another stylesheet removed (myst-nb's code cells set box-shadow: none).
 SCROLL_CUE_JS = """() => [...document.querySelectorAll('mjx-container[display="true"], main span.math')]
   .filter(c => c.getClientRects().length && c.querySelector('mjx-math')).filter(c => {
     const r = c.getBoundingClientRect(), m = c.querySelector('mjx-math').getBoundingClientRect();
-    return (m.right > r.right + 1 && !c.classList.contains('iclbook-more-right'))
-           || (m.left < r.left - 1 && !c.classList.contains('iclbook-more-left')); })
+    return (m.right > r.right + 3 && !c.classList.contains('iclbook-more-right'))
+           || (m.left < r.left - 3 && !c.classList.contains('iclbook-more-left')); })
   .concat([...document.querySelectorAll('main pre')].filter(p => p.getClientRects().length
            && p.scrollLeft + p.clientWidth < p.scrollWidth - 1 && !p.classList.contains('iclbook-more-right')))
   .concat([...document.querySelectorAll('.iclbook-more-left, .iclbook-more-right')]
@@ -268,6 +268,12 @@ SCROLL_CUE_JS = """() => [...document.querySelectorAll('mjx-container[display="t
               ? JSON.stringify(c.innerText.split('\\n')[0].slice(0, 60))
               : ((window.__tex && window.__tex.get(c.tagName === 'SPAN' ? c.querySelector('mjx-container') : c)) || '')
                 .slice(0, 90)))"""
+
+# The previous/next links under a page hide what overflows them (the theme's overflow-x: hidden): a title too wide
+# for its link is cut, or pushes the link's chevron out of sight.
+NAV_CUT_JS = """() => [...document.querySelectorAll('.prev-next-area a')].filter(a => a.scrollWidth > a.clientWidth + 1)
+  .map(a => `navigation link cut (${a.scrollWidth} px of content in ${a.clientWidth} px): `
+            + JSON.stringify(a.innerText.replace(/\\s+/g, ' ').slice(0, 60)))"""
 
 # What a phone reader opens to read it: proofs and other dropdown admonitions, exercise solutions; and the code and
 # printed lines of a hidden check cell (they wrap there on phones, _static/iclbook.css; a check cell's typeset sympy
@@ -436,7 +442,7 @@ def _measure(server, browser, rel):
         r["too_wide_400"] = page.evaluate(TOO_WIDE_JS, OPENED_BOXES) + [
             w for w in page.evaluate(TOO_WIDE_JS, HIDDEN_CELLS) if w.startswith(("code block", "output block"))] + [
             w for w in page.evaluate(TOO_WIDE_JS, "table") if w.startswith("table ")] + page.evaluate(CUT_JS) \
-            + page.evaluate(OFF_SCREEN_JS) + page.evaluate(SCROLL_CUE_JS)
+            + page.evaluate(OFF_SCREEN_JS) + page.evaluate(SCROLL_CUE_JS) + page.evaluate(NAV_CUT_JS)
         r["small_text_400"] = _small_text(server, page.evaluate(SHOWN_IMAGES_JS))
         r["twins_400"] = page.evaluate(TWIN_SHOWN_JS)
         page.set_viewport_size({"width": 1280, "height": 900})
@@ -514,8 +520,8 @@ def test_nothing_wider_than_its_box_at_400(server, browser, rel):
     check cell is wider than its box, no table anywhere is wider than
     its box (a table that scrolls sideways on a phone: give it ``:class: stack-on-phone``), no math anywhere
     is cut off where scrolling cannot reach it (split a display over lines), nothing else sticks out of the
-    screen, and a display equation, inline formula or code block that scrolls sideways shows a shadow at its
-    hidden edge."""
+    screen (nor cut inside the previous/next links), and a display equation, inline formula or code block that
+    scrolls sideways shows a shadow at its hidden edge."""
     wide = _measure(server, browser, rel)["too_wide_400"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 400 px:\n" + "\n".join(wide)
 
