@@ -7,7 +7,8 @@ clean except for the allow-list below; no placeholder text.
 What a reader meets, page by page (one test per defect class, each naming the page and the element):
 no raw Markdown or MyST markup in the rendered text (table pipes, ``{doc}``/``{prf:ref}`` roles); no duplicate
 element ids; every dropdown (proof or check) closed at load, and its own toggle opens and closes it and no
-other; at 1280 px no display equation, code or output block wider than its box; at 400 px (a phone) none
+other; at 1280 px no display equation, code or output block wider than its box, no inline formula wider than its
+line; at 400 px (a phone) none
 inside an opened dropdown or exercise solution, no code or printed line of an opened hidden check cell, and no
 table wider than its box; at both widths no math cut off where scrolling cannot reach it, and at
 400 px nothing else off the screen and no formula or code block scrolling sideways without a shadow at its
@@ -229,6 +230,15 @@ CUT_JS = """() => {
   return out;
 }"""
 
+# At 1280 px: an inline formula wider than its line (it scrolls inside the text, part of it hidden): write it as a
+# display equation. (On a phone such a formula scrolls, with a shadow at its hidden edge.)
+INLINE_TOO_WIDE_JS = """() => [...document.querySelectorAll('main span.math')].filter(c => c.getClientRects().length
+    && c.querySelector('mjx-math')
+    && c.querySelector('mjx-math').getBoundingClientRect().right > c.getBoundingClientRect().right + 3)
+  .map(c => `inline formula wider than its line (${Math.round(c.querySelector('mjx-math').getBoundingClientRect().width)}`
+            + ` px), section "${window.__sectionOf(c)}": `
+            + ((window.__tex && window.__tex.get(c.querySelector('mjx-container'))) || '').slice(0, 90))"""
+
 # At phone width: an element of the article that sticks out of the screen (its parent does not), outside the boxes
 # that scroll on purpose (code, output, math, tables, figures): e.g. a dropdown's chevron pushed off the screen by a
 # long identifier in its title. Nothing scrolls the page sideways to show it.
@@ -432,7 +442,7 @@ def _measure(server, browser, rel):
 
         page.evaluate(OPEN_EVERYTHING_JS)
         page.wait_for_timeout(100)
-        r["too_wide"] = page.evaluate(TOO_WIDE_JS, None) + page.evaluate(CUT_JS)
+        r["too_wide"] = page.evaluate(TOO_WIDE_JS, None) + page.evaluate(CUT_JS) + page.evaluate(INLINE_TOO_WIDE_JS)
         r["blurry"] = page.evaluate(BLURRY_JS)
         r["small_text"] = _small_text(server, page.evaluate(SHOWN_IMAGES_JS))
         r["twins"] = page.evaluate(TWIN_SHOWN_JS)
@@ -508,7 +518,8 @@ def test_dropdowns_closed_and_each_toggle_works(server, browser, rel):
 @pytest.mark.parametrize("rel", PAGES)
 def test_nothing_wider_than_its_box_at_1280(server, browser, rel):
     """At 1280 px no display equation, code block or printed output is wider than its box (no sideways
-    scrolling, nothing cut at the column's edge, no math cut off inside a box)."""
+    scrolling, nothing cut at the column's edge, no math cut off inside a box), and no inline formula is wider
+    than its line."""
     wide = _measure(server, browser, rel)["too_wide"]
     assert not wide, f"{rel}: {len(wide)} elements wider than their box at 1280 px:\n" + "\n".join(wide)
 
